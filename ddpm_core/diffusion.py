@@ -1,0 +1,129 @@
+"""The Gaussian diffusion process: q(x_t | x_0), q(x_t | x_{t-1}) and the posterior q(x_{t-1} | x_t, x_0).
+
+Timestep convention, written down once for the whole package
+-----------------------------------------------------------
+The paper numbers the noising steps t = 1..T, with t = 0 the clean image x_0. Every per-step
+tensor here (`betas`, `alphas_cumprod`, ...) has length T and is indexed by ``i = t - 1``:
+``betas[0]`` is β_1 and ``betas[T - 1]`` is β_T. Every method's ``t`` argument is that 0-based
+index (as in Ho et al.'s reference code and diffusers), so ``q_sample(x0, t=0)`` is x_1, one
+step of noise, and ``q_sample(x0, t=T-1)`` is x_T. The clean image t = 0 has no index; a UI
+that shows "t = 0" shows x_0 itself.
+
+Everything is dimension-agnostic: x can be images (B, C, H, W), 2-D points (B, 2) or anything
+with the batch first. Schedules are computed in float64; `_extract` casts to the dtype of x.
+"""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def _as_index(t, batch: int, device: torch.device) -> Tensor:
+    """Turn an int or a tensor of 0-based indices into a LongTensor of shape (batch,)."""
+    if isinstance(t, int):
+        return torch.full((batch,), t, dtype=torch.long, device=device)
+    return t.to(device=device, dtype=torch.long).expand(batch) if t.ndim == 0 else t.to(device)
+
+
+class GaussianDiffusion:
+    """Per-timestep constants of a DDPM forward process and the Gaussians built from them.
+
+    Attributes are float64 tensors of shape [T] named as in the field: `betas` (β_t), `alphas`
+    (α_t = 1 − β_t), `alphas_cumprod` (ᾱ_t = Π_{s≤t} α_s), `alphas_cumprod_prev` (ᾱ_{t−1}, with
+    ᾱ_0 = 1), `sqrt_alphas_cumprod`, `sqrt_one_minus_alphas_cumprod`, `snr` (ᾱ_t / (1 − ᾱ_t)),
+    `posterior_variance` (β̃_t), `posterior_log_variance_clipped`, `posterior_mean_coef1/2`.
+    """
+
+    def __init__(self, betas):
+        betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
+        if betas.ndim != 1 or betas.numel() == 0:
+            raise ValueError(f"betas must be a non-empty 1-D sequence, got shape {tuple(betas.shape)}")
+        if not bool(((betas > 0) & (betas < 1)).all()):
+            raise ValueError("every β_t must lie in (0, 1)")
+        self.num_timesteps = betas.numel()
+        self.device = torch.device("cpu")
+        self.betas = betas
+        self.alphas = 1.0 - betas
+        self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self.alphas_cumprod_prev = torch.cat([betas.new_ones(1), self.alphas_cumprod[:-1]])
+        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()
+        self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
+        self.snr = self.alphas_cumprod / (1.0 - self.alphas_cumprod)
+        self.sqrt_alphas = self.alphas.sqrt()
+        self.sqrt_betas = betas.sqrt()
+        self.posterior_variance = self.posterior_variance_beta_tilde()
+        self.posterior_log_variance_clipped = self.posterior_log_variance()
+        self.posterior_mean_coef1, self.posterior_mean_coef2 = self.posterior_mean_coefs()
+
+    # ---- constants ---------------------------------------------------------------------------
+
+    def posterior_variance_beta_tilde(self) -> Tensor:
+        """β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t  (Ho et al. 2020, Eq. 7). β̃_1 = 0."""
+        return self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+
+    def posterior_log_variance(self) -> Tensor:
+        """log β̃_t with β̃_1 = 0 replaced by β̃_2, as the reference implementation clips it."""
+        variance = self.posterior_variance
+        if self.num_timesteps == 1:  # no β̃_2 to borrow; β_1 is the only non-zero choice
+            return self.betas.log()
+        return torch.cat([variance[1:2], variance[1:]]).log()
+
+    def posterior_mean_coefs(self) -> tuple[Tensor, Tensor]:
+        """μ̃_t = coef1·x_0 + coef2·x_t, coef1 = √ᾱ_{t−1}β_t/(1−ᾱ_t), coef2 = √α_t(1−ᾱ_{t−1})/(1−ᾱ_t) (Eq. 7)."""
+        denom = 1.0 - self.alphas_cumprod
+        coef1 = self.alphas_cumprod_prev.sqrt() * self.betas / denom
+        coef2 = self.alphas.sqrt() * (1.0 - self.alphas_cumprod_prev) / denom
+        return coef1, coef2
+
+    # ---- device handling ---------------------------------------------------------------------
+
+    def to(self, device) -> "GaussianDiffusion":
+        """Move every per-step tensor to `device` (float32 on MPS, which has no float64)."""
+        device = torch.device(device)
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor):
+                setattr(self, name, value.to(device=device, dtype=dtype))
+        self.device = device
+        return self
+
+    def _extract(self, a: Tensor, t, x: Tensor) -> Tensor:
+        """Gather a[t] for a batch of indices and shape it (B, 1, 1, ...) to broadcast against x."""
+        index = _as_index(t, x.shape[0], a.device)
+        out = a.gather(0, index).to(device=x.device, dtype=x.dtype)
+        return out.reshape(x.shape[0], *([1] * (x.ndim - 1)))
+
+    # ---- the forward process -----------------------------------------------------------------
+
+    def q_mean_variance(self, x0: Tensor, t) -> tuple[Tensor, Tensor]:
+        """Mean and variance of q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)  (Ho et al. 2020, Eq. 4)."""
+        mean = self._extract(self.sqrt_alphas_cumprod, t, x0) * x0
+        variance = self._extract(1.0 - self.alphas_cumprod, t, x0).expand_as(x0)
+        return mean, variance
+
+    def q_sample(self, x0: Tensor, t, noise: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Sample from q(x_t | x_0): x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε  (Ho et al. 2020, Eq. 4)."""
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return (self._extract(self.sqrt_alphas_cumprod, t, x0) * x0
+                + self._extract(self.sqrt_one_minus_alphas_cumprod, t, x0) * noise)
+
+    def q_step(self, x_prev: Tensor, t, noise: Tensor | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        """Sample from q(x_t | x_{t−1}) = N(√(1 − β_t) x_{t−1}, β_t I)  (Ho et al. 2020, Eq. 2)."""
+        if noise is None:
+            noise = torch.randn(x_prev.shape, generator=generator, device=x_prev.device,
+                                dtype=x_prev.dtype)
+        return (self._extract(self.sqrt_alphas, t, x_prev) * x_prev
+                + self._extract(self.sqrt_betas, t, x_prev) * noise)
+
+    def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
+        """Mean, variance and clipped log-variance of q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)  (Eq. 6–7)."""
+        mean = (self._extract(self.posterior_mean_coef1, t, x_t) * x0
+                + self._extract(self.posterior_mean_coef2, t, x_t) * x_t)
+        variance = self._extract(self.posterior_variance, t, x_t).expand_as(x_t)
+        log_variance = self._extract(self.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
+        return mean, variance, log_variance

@@ -1,0 +1,111 @@
+"""Reading one user image safely and converting between pixels and the model's [−1, 1] space."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+
+MIN_RESOLUTION = 64
+MAX_RESOLUTION = 512
+MAX_FILE_BYTES = 25 * 1024 * 1024
+# A 20000×20000 PNG is a few hundred kilobytes on disk and 1.2 GB decoded: refuse it by header.
+MAX_PIXELS = 40_000_000
+
+
+class ImageError(ValueError):
+    """A user-facing problem with an image file; the message says what and what to do."""
+
+
+def _open(path: str) -> Image.Image:
+    """Open `path` lazily (header only) after checking that it exists and is not empty or huge."""
+    name = os.path.basename(str(path))
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise ImageError(f"'{name}' could not be read (no such file).") from None
+    if size == 0:
+        raise ImageError(f"'{name}' is empty (0 bytes).")
+    if size > MAX_FILE_BYTES:
+        raise ImageError(f"'{name}' is {size / 2**20:.0f} MB; images up to "
+                         f"{MAX_FILE_BYTES // 2**20} MB are accepted.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"'{name}' is not an image this app can read "
+                         "(PNG, JPEG, WebP, BMP, GIF, TIFF).") from None
+    except OSError as exc:
+        raise ImageError(f"'{name}' could not be read: {exc}.") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"'{name}' is {width}×{height} pixels ({width * height / 1e6:.0f} MP); "
+                         f"the limit is {MAX_PIXELS / 1e6:.0f} MP. Please downscale it first.")
+    return image
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Bring 16-bit and 32-bit integer/float modes to 8-bit L, scaling instead of clipping."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+    if image.mode == "F" and values.max() <= 1.0:
+        top = 1.0
+    return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def _to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """Convert any PIL mode (P, CMYK, RGBA, LA, 16-bit …) to RGB or L; transparency becomes white."""
+    image = _to_8bit(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB" if channels == 3 else "L")
+
+
+def load_image(path: str, resolution: int, channels: int = 3) -> torch.Tensor:
+    """Read an image file as a float32 tensor (C, H, W) in [−1, 1], centre-cropped to a square.
+
+    Handles EXIF rotation, palette, CMYK, alpha, 16-bit and animated files (first frame).
+    Raises ImageError with a message fit for the user for anything unreadable or too large.
+    """
+    if not MIN_RESOLUTION <= int(resolution) <= MAX_RESOLUTION:
+        raise ImageError(f"resolution must be from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
+                         f"got {resolution}.")
+    if channels not in (1, 3):
+        raise ImageError(f"channels must be 1 (grey) or 3 (colour), got {channels}.")
+    name = os.path.basename(str(path))
+    with _open(path) as image:
+        try:
+            image.draft(None, (resolution, resolution))  # JPEG: decode at a reduced scale
+            image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _to_mode(image, channels)
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ImageError(f"'{name}' is damaged or truncated and could not be decoded "
+                             f"({type(exc).__name__}).") from None
+    image = TF.center_crop(TF.resize(image, resolution, antialias=True), [resolution, resolution])
+    pixels = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
+    pixels = pixels.unsqueeze(-1) if pixels.ndim == 2 else pixels  # (H, W, C)
+    return from_uint8(pixels.permute(2, 0, 1))
+
+
+def from_uint8(pixels: torch.Tensor) -> torch.Tensor:
+    """Map uint8 pixels 0..255 to the model's space: x = p/127.5 − 1 ∈ [−1, 1]."""
+    return pixels.to(torch.float32) / 127.5 - 1.0
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """Map x ∈ [−1, 1] of shape (C, H, W) to a uint8 array (H, W, C), clipping what lies outside."""
+    pixels = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(1, 2, 0).cpu().numpy()

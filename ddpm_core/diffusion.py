@@ -120,6 +120,20 @@ class GaussianDiffusion:
         return (self._extract(self.sqrt_alphas, t, x_prev) * x_prev
                 + self._extract(self.sqrt_betas, t, x_prev) * noise)
 
+    def q_sample_chain(self, x0: Tensor, num_steps: int,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """Sample x_t for t = `num_steps` by composing t single steps q(x_s | x_{s−1}) (Eq. 2).
+
+        In distribution this equals `q_sample(x0, num_steps - 1)` (Eq. 4); it exists to show that.
+        `num_steps` = 0 returns x_0 itself.
+        """
+        if not 0 <= num_steps <= self.num_timesteps:
+            raise ValueError(f"num_steps must be from 0 to T = {self.num_timesteps}, got {num_steps}")
+        x = x0
+        for index in range(num_steps):
+            x = self.q_step(x, index, generator=generator)
+        return x
+
     def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)  (Eq. 6–7)."""
         mean = (self._extract(self.posterior_mean_coef1, t, x_t) * x0

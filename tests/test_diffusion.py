@@ -80,9 +80,7 @@ def test_closed_form_equals_t_markov_steps_in_distribution(diffusion, t):
     n = 40_000
     x0 = torch.tensor([-1.0, -0.3, 0.0, 0.5, 1.0], dtype=torch.float64).expand(n, 5)
     generator = torch.Generator().manual_seed(t)
-    x = x0.clone()
-    for i in range(t):
-        x = diffusion.q_step(x, i, generator=generator)
+    x = diffusion.q_sample_chain(x0, t, generator=generator)
     closed = diffusion.q_sample(x0, t - 1, generator=generator)
     mean = diffusion.sqrt_alphas_cumprod[t - 1].item() * x0[0]
     var = 1 - diffusion.alphas_cumprod[t - 1].item()
@@ -190,3 +188,20 @@ def test_results_agree_across_devices(device):
     mean, var, _ = other.q_posterior_mean_variance(x0.to(device), want.to(device), t.to(device))
     want_mean, want_var, _ = cpu.q_posterior_mean_variance(x0, want, t)
     assert torch.allclose(mean.cpu(), want_mean, atol=1e-6) and torch.allclose(var.cpu(), want_var, atol=1e-7)
+
+
+def test_chain_of_zero_steps_is_x0_and_too_many_steps_is_refused(diffusion):
+    x0 = torch.randn(2, 3)
+    assert torch.equal(diffusion.q_sample_chain(x0, 0), x0)
+    with pytest.raises(ValueError, match="from 0 to T = 1000"):
+        diffusion.q_sample_chain(x0, T + 1)
+
+
+def test_diffusion_config_builds_the_named_schedule():
+    from ddpm_core.config import DiffusionConfig
+
+    assert torch.equal(DiffusionConfig().betas(), make_beta_schedule("linear", 1000))
+    cosine = DiffusionConfig(schedule="cosine", timesteps=50, cosine_s=0.02)
+    assert torch.equal(cosine.build().betas, make_beta_schedule("cosine", 50, s=0.02))
+    with pytest.raises(ValueError, match="unknown schedule"):
+        DiffusionConfig(schedule="nope").betas()

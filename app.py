@@ -1,0 +1,42 @@
+"""DDPM Explorer: see, train and teach Denoising Diffusion Probabilistic Models (Ho et al. 2020).
+
+Run `python app.py`. The host and port follow GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+(defaults 127.0.0.1 and the first free port from 7860), which is what Hugging Face Spaces sets.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from ddpm_core.images import MAX_FILE_BYTES
+from ui import forward_tab
+
+TITLE = "DDPM Explorer"
+INTRO = ("Denoising diffusion, one equation at a time. The **forward process** q(x_t | x_0) adds Gaussian "
+         "noise to an image step by step until, at t = T, nothing but N(0, I) is left.")
+CSS = """
+#fwd-equation .katex-display { margin: 0.3em 0; font-size: 1.12em; }
+#fwd-terminal p { font-size: var(--text-lg); }
+"""
+
+
+def build_app() -> gr.Blocks:
+    # Per-t images land in Gradio's cache; drop files older than 10 min, checking every 5 min.
+    with gr.Blocks(title=TITLE, delete_cache=(300, 600)) as demo:
+        gr.Markdown(f"# 🌫️ {TITLE}\n{INTRO}")
+        with gr.Tabs():
+            with gr.Tab("Forward process", id="forward"):
+                forward_tab.build(demo)
+    return demo
+
+
+def launch_options() -> dict:
+    """What `python app.py` passes to launch(); tests and benches launch the app the same way."""
+    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    build_app().queue(default_concurrency_limit=4).launch(**launch_options())

@@ -1,0 +1,359 @@
+"""The Forward tab: watch q(x_t | x_0) dissolve an image into Gaussian noise as t moves."""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
+from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
+from ui import plots, scrub
+from ui.errors import user_errors
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+EXAMPLES = sorted(str(p) for p in ASSETS.iterdir() if p.suffix in (".png", ".jpg"))
+DEFAULT_IMAGE = str(ASSETS / "shapes.png")
+STRIP_FRAMES = 8
+# Terminal SNR above −30 dB (√ᾱ_T > 0.032) leaves the image visible at t = T.
+TERMINAL_SNR_WARNING = 1e-3
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+@dataclass
+class ForwardImage:
+    """One session's x_0 and its fixed noise realisation ε (both (C, H, W) in model space)."""
+
+    x0: torch.Tensor
+    eps: torch.Tensor
+    seed: int
+
+    @property
+    def x0_uint8(self) -> np.ndarray:
+        return to_uint8(self.x0)
+
+
+# ---- parsing what the page sends ---------------------------------------------------------------
+
+def _integer(value, name: str, low: int, high: int) -> int:
+    if value is None or isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, got {int(value)}.")
+    return int(value)
+
+
+def _number(value, name: str) -> float:
+    if value is None or isinstance(value, bool) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a number, got {value!r}.")
+    return float(value)
+
+
+def parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s) -> DiffusionConfig:
+    """The schedule controls as a DiffusionConfig (ValueError with a message for bad values)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {schedule!r}; choose one of {', '.join(sorted(SCHEDULES))}.")
+    return DiffusionConfig(schedule=schedule, timesteps=_integer(timesteps, "T", 1, MAX_TIMESTEPS),
+                           beta_start=_number(beta_start, "β_1"), beta_end=_number(beta_end, "β_T"),
+                           rescale=bool(rescale), cosine_s=_number(cosine_s, "cosine offset s"))
+
+
+@functools.lru_cache(maxsize=64)
+def diffusion_for(config: DiffusionConfig) -> GaussianDiffusion:
+    """Schedules are pure functions of their config, so one cache serves every session."""
+    return config.build()
+
+
+def comparison_config(config: DiffusionConfig, other: str) -> DiffusionConfig | None:
+    """Schedule B for the overlay: its own default parameters, the same T and rescale choice."""
+    if other in (None, "", "none") or other == config.schedule:
+        return None
+    return DiffusionConfig(schedule=other, timesteps=config.timesteps, rescale=config.rescale)
+
+
+# ---- the computations behind each view -----------------------------------------------------------
+
+def make_noise(shape, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.randn(shape, generator=generator)
+
+
+def x_t_of(image: ForwardImage, diffusion: GaussianDiffusion, t: int) -> torch.Tensor:
+    """x_t of the session's image with its fixed ε; t = 0 is x_0 itself (paper convention)."""
+    if t == 0:
+        return image.x0
+    return diffusion.q_sample(image.x0[None], t - 1, image.eps[None])[0]
+
+
+def _check_t(t, diffusion: GaussianDiffusion) -> int:
+    return _integer(t, "t", 0, diffusion.num_timesteps)
+
+
+def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
+    if t == 0:
+        return ("$$x_0 \\text{ is the clean image: } \\bar\\alpha_0 = 1,\\ "
+                "q(x_0 \\mid x_0) = \\delta(x_0)$$\nMove *t* to add noise.")
+    i = t - 1
+    abar, beta = float(diffusion.alphas_cumprod[i]), float(diffusion.betas[i])
+    a, b = math.sqrt(abar), math.sqrt(1 - abar)
+    return (
+        f"$$q(x_{{{t}}} \\mid x_0) = \\mathcal{{N}}\\!\\big(x_{{{t}}};\\ \\sqrt{{\\bar\\alpha_{{{t}}}}}\\,x_0,\\ "
+        f"(1-\\bar\\alpha_{{{t}}})\\,\\mathbf{{I}}\\big) = \\mathcal{{N}}\\!\\big(x_{{{t}}};\\ {a:.4f}\\,x_0,\\ "
+        f"{1 - abar:.4f}\\,\\mathbf{{I}}\\big)$$\n"
+        f"$$x_{{{t}}} = {a:.4f}\\,x_0 + {b:.4f}\\,\\epsilon,\\quad \\epsilon \\sim \\mathcal{{N}}(0, \\mathbf{{I}}),"
+        f"\\qquad \\bar\\alpha_{{{t}}} = \\prod_{{s=1}}^{{{t}}} (1-\\beta_s) = {abar:.6g},\\quad "
+        f"\\beta_{{{t}}} = {beta:.6g}$$"
+    )
+
+
+def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: int, x_t: torch.Tensor | None) -> str:
+    if t == 0:
+        signal, snr_text = 1.0, "∞"
+    else:
+        signal, snr = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.snr[t - 1])
+        snr_text = f"{snr:.4g} ({10 * math.log10(snr):+.1f} dB)"
+    rows = [f"| signal fraction √ᾱ_t | {signal:.4f} |", f"| noise fraction √(1−ᾱ_t) | {math.sqrt(1 - signal ** 2):.4f} |",
+            f"| SNR(t) = ᾱ_t/(1−ᾱ_t) | {snr_text} |"]
+    if image is not None and x_t is not None:
+        corr = float(torch.corrcoef(torch.stack([x_t.flatten(), image.x0.flatten()]))[0, 1])
+        rows += [f"| mean, std of x_t pixels | {float(x_t.mean()):+.3f}, {float(x_t.std()):.3f}  (pure noise: 0, 1) |",
+                 f"| correlation of x_t with x_0 | {corr:.3f}  (pure noise: 0) |"]
+    return "| how far from pure noise | at t = %d |\n|---|---|\n" % t + "\n".join(rows)
+
+
+def terminal_markdown(diffusion: GaussianDiffusion) -> str:
+    T, snr_T = diffusion.num_timesteps, float(diffusion.snr[-1])
+    signal = float(diffusion.sqrt_alphas_cumprod[-1])
+    if snr_T > TERMINAL_SNR_WARNING:
+        return (f"⚠️ **Signal is left at t = T = {T}:** √ᾱ_T = {signal:.3f}, SNR = {10 * math.log10(snr_T):.1f} dB. "
+                "Sampling starts from pure N(0, I), which this schedule never reaches, so a model trained on it "
+                "meets inputs it has not seen. Raise T or β_T, or turn on rescaling.")
+    return f"✅ At t = T = {T} the image is gone: √ᾱ_T = {signal:.2g}, SNR = {10 * math.log10(snr_T):.0f} dB."
+
+
+def strip_frames(image: ForwardImage, diffusion: GaussianDiffusion) -> list[tuple[np.ndarray, str]]:
+    T = diffusion.num_timesteps
+    steps = sorted(set(np.linspace(0, T, STRIP_FRAMES).round().astype(int).tolist()))
+    return [(to_uint8(x_t_of(image, diffusion, t)), f"t = {t}") for t in steps]
+
+
+# ---- callbacks (thin: parse, call the core, format) ----------------------------------------------
+
+@user_errors
+def load(payload, resolution, colour, seed) -> ForwardImage | None:
+    """Read the uploaded or example image at the working resolution and draw its noise."""
+    if not payload:
+        return None
+    path = payload.get("path") if isinstance(payload, dict) else None
+    if not path:
+        raise ValueError("The image did not arrive as a file; please upload it again.")
+    resolution = _integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
+    seed = _integer(seed, "Seed", 0, 2**31 - 1)
+    x0 = load_image(path, resolution, channels=1 if colour == "grey" else 3)
+    return ForwardImage(x0=x0, eps=make_noise(x0.shape, seed), seed=seed)
+
+
+@user_errors
+def new_noise(image: ForwardImage | None):
+    """Draw a fresh seed (and ε) for the same x_0."""
+    seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    if image is None:
+        return None, seed
+    return ForwardImage(x0=image.x0, eps=make_noise(image.x0.shape, seed), seed=seed), seed
+
+
+def _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    diffusion = diffusion_for(config)
+    t = _check_t(t, diffusion)
+    other = comparison_config(config, compare)
+    curves = [(config.schedule, diffusion)] + ([(other.schedule, diffusion_for(other))] if other else [])
+    x_t = x_t_of(image, diffusion, t) if image is not None else None
+    x_t_b = x_t_of(image, curves[1][1], t) if image is not None and other else None
+    return {
+        "config": config, "diffusion": diffusion, "t": t,
+        "x_t": None if x_t is None else to_uint8(x_t),
+        "x_t_b": gr.Image(None if x_t_b is None else to_uint8(x_t_b),
+                          label=f"x_{t} under the {other.schedule} schedule" if other else "no comparison schedule"),
+        "schedule_plot": plots.schedule_figure(curves, t),
+        "histogram": None if x_t is None else plots.histogram_figure(x_t.numpy(), t),
+        "equation": equation_markdown(diffusion, t),
+        "stats": stats_markdown(image, diffusion, t, x_t),
+    }
+
+
+@user_errors
+def render_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """Everything that moves with t: x_t, plots' markers, histogram, equation, statistics."""
+    v = _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    return v["x_t"], v["x_t_b"], v["schedule_plot"], v["histogram"], v["equation"], v["stats"]
+
+
+@user_errors
+def render_all(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """render_t plus what depends on image, seed and schedule only: strip, scrub data, warning."""
+    v = _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    diffusion = v["diffusion"]
+    strip = strip_frames(image, diffusion) if image is not None else []
+    payload = scrub.scrub_payload(image.x0_uint8, image.eps, diffusion.alphas_cumprod, v["t"]) if image else None
+    return (v["x_t"], v["x_t_b"], v["schedule_plot"], v["histogram"], v["equation"], v["stats"],
+            strip, payload, terminal_markdown(diffusion))
+
+
+@user_errors
+def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """API: x_t at t for the session's image, as an image, with its numbers."""
+    if image is None:
+        raise ValueError("Load an image first (upload one or pick an example).")
+    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    diffusion = diffusion_for(config)
+    t = _check_t(t, diffusion)
+    abar = 1.0 if t == 0 else float(diffusion.alphas_cumprod[t - 1])
+    info = {"t": t, "T": diffusion.num_timesteps, "alpha_bar": abar, "sqrt_alpha_bar": math.sqrt(abar),
+            "snr": None if t == 0 else float(diffusion.snr[t - 1]), "seed": image.seed}
+    return to_uint8(x_t_of(image, diffusion, t)), info
+
+
+@user_errors
+def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """The same t reached by t single Markov steps (Eq. 2) and by the closed form (Eq. 4)."""
+    if image is None:
+        raise ValueError("Load an image first (upload one or pick an example).")
+    diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
+    t = _check_t(t, diffusion)
+    if t == 0:
+        raise ValueError("Move t above 0: at t = 0 both routes are x_0 itself.")
+    generator = torch.Generator().manual_seed(image.seed + 1)  # a different ε than the main view
+    start = time.perf_counter()
+    chain = diffusion.q_sample_chain(image.x0[None], t, generator=generator)[0]
+    chain_s = time.perf_counter() - start
+    start = time.perf_counter()
+    closed = diffusion.q_sample(image.x0[None], t - 1, generator=generator)[0]
+    closed_s = time.perf_counter() - start
+    a, b = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.sqrt_one_minus_alphas_cumprod[t - 1])
+    z_chain, z_closed = (chain - a * image.x0) / b, (closed - a * image.x0) / b
+    n = z_chain.numel()
+    table = ("| route | mean of (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) | its std | time |\n|---|---|---|---|\n"
+             f"| {t} Markov steps, Eq. 2 | {float(z_chain.mean()):+.4f} | {float(z_chain.std()):.4f} | {chain_s * 1e3:.1f} ms |\n"
+             f"| closed form, Eq. 4 | {float(z_closed.mean()):+.4f} | {float(z_closed.std()):.4f} | {closed_s * 1e3:.2f} ms |\n"
+             f"| what both must give | 0 ± {2 / math.sqrt(n):.4f} | 1 ± {2 * math.sqrt(0.5 / n):.4f} | |\n\n"
+             "Both are draws from the same Gaussian, so the pictures differ pixel by pixel but agree in "
+             "distribution (the ± are two standard errors for this many pixels).")
+    return to_uint8(chain), to_uint8(closed), table, plots.residual_figure(z_chain.numpy(), z_closed.numpy(), t)
+
+
+def on_schedule_change(schedule, timesteps, t):
+    """Show the parameters the schedule takes and keep t within the new T."""
+    linear_family = schedule != "cosine"
+    T = int(timesteps) if timesteps and float(timesteps).is_integer() and 1 <= timesteps <= MAX_TIMESTEPS else None
+    slider = gr.Slider(maximum=T, value=min(int(t or 0), T)) if T else gr.Slider()
+    return (gr.Number(visible=linear_family), gr.Number(visible=linear_family),
+            gr.Checkbox(visible=linear_family), gr.Number(visible=not linear_family), slider)
+
+
+def on_mode_change(browser: bool):
+    return gr.HTML(visible=browser), gr.Image(visible=not browser)
+
+
+# ---- layout ------------------------------------------------------------------------------------
+
+RESCALE_HELP = ("Improved DDPM multiplies β_1 and β_T by 1000/T, so the total noise Σβ_t, and hence "
+                "ᾱ_T, stays about the same when you change T. Without it a short chain leaves signal at t = T "
+                "and a long one destroys the image early.")
+
+
+def build(demo: gr.Blocks) -> None:
+    """Lay out the Forward tab inside `demo` and wire its events (the first view renders on page load)."""
+    state = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            image_in = gr.Image(value=DEFAULT_IMAGE, label="x₀: your image (upload or paste)", type="filepath",
+                                sources=["upload", "clipboard"], height=220, elem_id="fwd-image")
+            gr.Examples(EXAMPLES, inputs=image_in, label="Bundled examples", examples_per_page=8)
+            with gr.Row():
+                resolution = gr.Slider(MIN_RESOLUTION, MAX_RESOLUTION, value=256, step=32,
+                                       label="Working resolution (px)", elem_id="fwd-res")
+                colour = gr.Radio(["colour", "grey"], value="colour", label="Channels", elem_id="fwd-colour")
+            with gr.Row():
+                schedule = gr.Dropdown(sorted(SCHEDULES), value="linear", label="β schedule", elem_id="fwd-schedule")
+                timesteps = gr.Slider(1, MAX_TIMESTEPS, value=1000, step=1, label="T (steps)", elem_id="fwd-T")
+            with gr.Accordion("Schedule parameters", open=False):
+                with gr.Row():
+                    beta_start = gr.Number(1e-4, label="β₁", minimum=0, maximum=1, elem_id="fwd-b1")
+                    beta_end = gr.Number(0.02, label="β_T", minimum=0, maximum=1, elem_id="fwd-bT")
+                    cosine_s = gr.Number(0.008, label="cosine offset s", minimum=0, maximum=1, visible=False,
+                                         elem_id="fwd-s")
+                rescale = gr.Checkbox(True, label="Rescale β₁, β_T by 1000/T (Improved DDPM)", info=RESCALE_HELP,
+                                      elem_id="fwd-rescale")
+            compare = gr.Dropdown(["none"] + sorted(SCHEDULES), value="cosine", label="Compare with schedule",
+                                  elem_id="fwd-compare")
+            with gr.Row():
+                seed = gr.Number(0, label="Noise seed", precision=0, minimum=0, elem_id="fwd-seed")
+                noise_btn = gr.Button("🎲 New noise", elem_id="fwd-noise")
+            browser_mode = gr.Checkbox(True, label="Compose x_t in the browser (instant scrubbing)",
+                                       elem_id="fwd-browser")
+        with gr.Column(scale=3, min_width=420):
+            t = gr.Slider(0, 1000, value=250, step=1, label="t (0 = clean image, T = pure noise)", elem_id="fwd-t")
+            with gr.Row():
+                with gr.Column(min_width=200):
+                    scrub_view = gr.HTML(None, html_template=scrub.HTML_TEMPLATE, css_template=scrub.CSS_TEMPLATE,
+                                         js_on_load=scrub.JS_ON_LOAD, elem_id="fwd-scrub")
+                    x_t_img = gr.Image(label="x_t (server)", format="jpeg", interactive=False, visible=False,
+                                       buttons=["download"], elem_id="fwd-xt")
+                x_t_b_img = gr.Image(label="x_t under the comparison schedule", format="jpeg", interactive=False,
+                                     buttons=[], elem_id="fwd-xt-b")
+            equation = gr.Markdown(latex_delimiters=LATEX, label="equation", elem_id="fwd-equation")
+            with gr.Row():
+                stats = gr.Markdown(label="statistics", elem_id="fwd-stats")
+                histogram = gr.Plot(label="Pixel histogram", elem_id="fwd-hist", show_label=False)
+            terminal = gr.Markdown(label="terminal check", elem_id="fwd-terminal")
+    strip = gr.Gallery(label="x_t at evenly spaced t", columns=STRIP_FRAMES, rows=1, height=190,
+                       object_fit="contain", format="jpeg", allow_preview=True, elem_id="fwd-strip")
+    schedule_plot = gr.Plot(label="Schedule curves", elem_id="fwd-curves")
+    with gr.Accordion("Markov chain vs closed form: reach t by t single steps, or in one", open=False):
+        gr.Markdown("Eq. 2 adds a little noise t times: $x_s = \\sqrt{1-\\beta_s}\\,x_{s-1} + \\sqrt{\\beta_s}\\,\\epsilon_s$. "
+                    "Eq. 4 jumps straight to $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$. "
+                    "Both give the same distribution.", latex_delimiters=LATEX)
+        chain_btn = gr.Button("Run both routes at the current t", elem_id="fwd-chain-btn")
+        with gr.Row():
+            chain_img = gr.Image(label="t Markov steps (Eq. 2)", format="png", interactive=False, elem_id="fwd-chain")
+            closed_img = gr.Image(label="closed form (Eq. 4)", format="png", interactive=False, elem_id="fwd-closed")
+            chain_plot = gr.Plot(label="residuals", show_label=False, elem_id="fwd-chain-plot")
+        chain_table = gr.Markdown(label="chain statistics", elem_id="fwd-chain-table")
+
+    sched_inputs = [schedule, timesteps, beta_start, beta_end, rescale, cosine_s]
+    view_inputs = [state, t, compare, *sched_inputs]
+    t_outputs = [x_t_img, x_t_b_img, schedule_plot, histogram, equation, stats]
+    all_outputs = t_outputs + [strip, scrub_view, terminal]
+    render = dict(fn=render_all, inputs=view_inputs, outputs=all_outputs, show_progress="hidden",
+                  api_visibility="private")
+
+    load_inputs = [image_in, resolution, colour, seed]
+    load_opts = dict(fn=load, inputs=load_inputs, outputs=state, preprocess=False, show_progress="minimal")
+    image_in.change(**load_opts, api_name="load_image").success(**render)
+    demo.load(**load_opts, api_visibility="private").success(**render)
+    for trigger in (resolution.change, colour.change, seed.submit):
+        trigger(**load_opts, api_visibility="private", trigger_mode="always_last").success(**render)
+    noise_btn.click(new_noise, state, [state, seed], api_name="new_noise").success(**render)
+    for control in sched_inputs[2:] + [compare]:
+        control.change(**render, trigger_mode="always_last")
+    gr.on([schedule.change, timesteps.change], on_schedule_change, [schedule, timesteps, t],
+          [beta_start, beta_end, rescale, cosine_s, t], trigger_mode="always_last",
+          api_visibility="private").then(**render)
+    t.input(None, t, None, js=scrub.SLIDER_JS)
+    t.change(render_t, view_inputs, t_outputs, trigger_mode="always_last", show_progress="hidden",
+             api_name="views_at_t")
+    browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img], api_visibility="private")
+    chain_btn.click(markov_vs_closed, [state, t, *sched_inputs], [chain_img, closed_img, chain_table, chain_plot],
+                    api_name="markov_vs_closed")
+    # API only: x_t as an exact PNG plus its numbers, for scripts and tests.
+    api_out, api_info = gr.Image(format="png", visible=False), gr.JSON(visible=False)
+    gr.Button(visible=False).click(forward, [state, t, *sched_inputs], [api_out, api_info], api_name="forward")

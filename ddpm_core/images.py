@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -37,16 +38,25 @@ def _open(path: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # PIL reports the size, not the dimensions
+        raise _too_large(name, int(found.group(1)) if found else None) from None
+    except UnidentifiedImageError:
         raise ImageError(f"'{name}' is not an image this app can read "
                          "(PNG, JPEG, WebP, BMP, GIF, TIFF).") from None
     except OSError as exc:
         raise ImageError(f"'{name}' could not be read: {exc}.") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageError(f"'{name}' is {width}×{height} pixels ({width * height / 1e6:.0f} MP); "
-                         f"the limit is {MAX_PIXELS / 1e6:.0f} MP. Please downscale it first.")
+        image.close()
+        raise _too_large(name, width * height, f"{width}×{height} pixels, ")
     return image
+
+
+def _too_large(name: str, pixels: int | None, dims: str = "") -> ImageError:
+    size = f"{dims}{pixels / 1e6:.0f} MP" if pixels else "too many pixels"
+    return ImageError(f"'{name}' is too large to decode safely ({size}); the limit is "
+                      f"{MAX_PIXELS / 1e6:.0f} MP. Please downscale it first.")
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -106,6 +116,10 @@ def from_uint8(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """Map x ∈ [−1, 1] of shape (C, H, W) to a uint8 array (H, W, C), clipping what lies outside."""
+    """Map x ∈ [−1, 1] of shape (C, H, W) to uint8 pixels, clipping what lies outside.
+
+    Returns (H, W, 3) for colour and (H, W) for grey: the shapes PIL and Gradio display.
+    """
     pixels = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return pixels.permute(1, 2, 0).cpu().numpy()
+    pixels = pixels.permute(1, 2, 0).cpu().numpy()
+    return pixels[..., 0] if pixels.shape[2] == 1 else pixels

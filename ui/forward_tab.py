@@ -43,18 +43,29 @@ class ForwardImage:
 
 # ---- parsing what the page sends ---------------------------------------------------------------
 
+def _as_float(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _integer(value, name: str, low: int, high: int) -> int:
-    if value is None or isinstance(value, bool) or not float(value).is_integer():
+    number = _as_float(value)
+    if number is None or not number.is_integer():
         raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be from {low} to {high}, got {int(value)}.")
-    return int(value)
+    if not low <= int(number) <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, got {int(number)}.")
+    return int(number)
 
 
 def _number(value, name: str) -> float:
-    if value is None or isinstance(value, bool) or not math.isfinite(float(value)):
+    number = _as_float(value)
+    if number is None or not math.isfinite(number):
         raise ValueError(f"{name} must be a number, got {value!r}.")
-    return float(value)
+    return number
 
 
 def parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s) -> DiffusionConfig:
@@ -333,8 +344,10 @@ def build(demo: gr.Blocks) -> None:
     view_inputs = [state, t, compare, *sched_inputs]
     t_outputs = [x_t_img, x_t_b_img, schedule_plot, histogram, equation, stats]
     all_outputs = t_outputs + [strip, scrub_view, terminal]
+    # preprocess=False: the callbacks validate raw values against the session's real T themselves
+    # (Gradio would check t against the slider's initial maximum).
     render = dict(fn=render_all, inputs=view_inputs, outputs=all_outputs, show_progress="hidden",
-                  api_visibility="private")
+                  preprocess=False, api_visibility="private")
 
     load_inputs = [image_in, resolution, colour, seed]
     load_opts = dict(fn=load, inputs=load_inputs, outputs=state, preprocess=False, show_progress="minimal")
@@ -350,10 +363,11 @@ def build(demo: gr.Blocks) -> None:
           api_visibility="private").then(**render)
     t.input(None, t, None, js=scrub.SLIDER_JS)
     t.change(render_t, view_inputs, t_outputs, trigger_mode="always_last", show_progress="hidden",
-             api_name="views_at_t")
+             preprocess=False, api_name="views_at_t")
     browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img], api_visibility="private")
     chain_btn.click(markov_vs_closed, [state, t, *sched_inputs], [chain_img, closed_img, chain_table, chain_plot],
-                    api_name="markov_vs_closed")
+                    preprocess=False, api_name="markov_vs_closed")
     # API only: x_t as an exact PNG plus its numbers, for scripts and tests.
     api_out, api_info = gr.Image(format="png", visible=False), gr.JSON(visible=False)
-    gr.Button(visible=False).click(forward, [state, t, *sched_inputs], [api_out, api_info], api_name="forward")
+    gr.Button(visible=False).click(forward, [state, t, *sched_inputs], [api_out, api_info], preprocess=False,
+                                   api_name="forward")

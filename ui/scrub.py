@@ -98,7 +98,8 @@ def _png_data_url(pixels: np.ndarray) -> str:
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, C) uint8 with C = 1 or 3 → (H, W, 3): grey is sent as three equal channels."""
+    """(H, W) grey or (H, W, C) uint8 → (H, W, 3): grey is sent as three equal channels."""
+    pixels = pixels.reshape(*pixels.shape[:2], -1)
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import platform
 import shutil
@@ -36,7 +37,7 @@ import plotly  # noqa: E402
 import torch  # noqa: E402
 
 from ddpm_core.images import load_image, to_uint8  # noqa: E402
-from ui import plots  # noqa: E402
+from ui import forward_tab, plots  # noqa: E402
 from ui.forward_tab import (ForwardImage, diffusion_for, make_noise, parse_config,  # noqa: E402
                             render_t, x_t_of)
 
@@ -65,6 +66,14 @@ def timed(fn, ts, warmup: int = 5) -> list[float]:
         fn(t)
         out.append((time.perf_counter() - start) * 1e3)
     return out
+
+
+def optional(results: dict, key: tuple, measure) -> None:
+    """Store measure() under key, or the error under key + '!' (a breakdown row the app no longer has)."""
+    try:
+        results[key] = measure()
+    except Exception as exc:  # noqa: BLE001
+        results[(key[0], key[1] + "!")] = f"{type(exc).__name__}: {exc}"[:60]
 
 
 def summary(ms: list[float]) -> tuple[float, float, float]:
@@ -100,10 +109,10 @@ def main() -> int:
         ("e", "render_t(...) whole callback, compare='cosine' (app default)"),
         ("e-none", "render_t(...) whole callback, compare='none'"),
         ("f", "render_t + Gradio postprocess_data of its 6 outputs (cosine)"),
-        ("x-ctor", "  part of (e): gr.Image(arr, label=...) built in render_t (webp)"),
-        ("x-sched", "  part of (e): plots.schedule_figure (2 schedules)"),
-        ("x-hist", "  part of (e): plots.histogram_figure"),
-        ("x-json", "  part of (f): gr.Plot().postprocess(schedule figure) (to_json)"),
+        ("x-ctor", "  in (e): gr.Image(arr, label=...) for x_t_b (WebP encode)"),
+        ("x-sched", "  in (e): plots.schedule_figure, 2 schedules"),
+        ("x-hist", "  in (e): plots.histogram_figure"),
+        ("x-json", "  in (f): gr.Plot().postprocess(schedule plot)"),
     ]
 
     # The real app and its `views_at_t` event, for (f): Gradio's own postprocessing path.
@@ -148,17 +157,28 @@ def main() -> int:
         results[(res, "f")] = timed(full, ts_cb, warmup=3)
         sizes[(res, "f")] = statistics.median(payload_kb)
 
-        cosine = diffusion_for(parse_config("cosine", 1000, 1e-4, 0.02, True, 0.008))
+        # Breakdown of (e)/(f). The plots API is being reworked, so each piece is optional.
+        cosine_cfg = parse_config("cosine", 1000, 1e-4, 0.02, True, 0.008)
+        cosine = diffusion_for(cosine_cfg)
         arr = to_uint8(x_t_of(image, cosine, 500))
-        results[(res, "x-ctor")] = timed(lambda t: gr.Image(arr, label=f"x_{t} under the cosine schedule"),
-                                         ts_cb, warmup=2)
+        outputs = render_t(image, 500, *cb_args("cosine"))
+        if isinstance(outputs[1], gr.Image):
+            results[(res, "x-ctor")] = timed(lambda t: gr.Image(arr, label=f"x_{t} under the cosine schedule"),
+                                             ts_cb, warmup=2)
         curves = [("linear", diffusion), ("cosine", cosine)]
-        results[(res, "x-sched")] = timed(lambda t: plots.schedule_figure(curves, t), ts_cb, warmup=2)
+        params = inspect.signature(plots.schedule_figure).parameters
+        if "base" in params and hasattr(forward_tab, "schedule_curves"):  # cached curves + markers per t
+            configs = (parse_config(*SCHED), cosine_cfg)
+            sched = lambda t: plots.schedule_figure(forward_tab.schedule_curves(configs), curves, t)  # noqa: E731
+        else:
+            sched = lambda t: plots.schedule_figure(curves, t)  # noqa: E731
+        optional(results, (res, "x-sched"), lambda: timed(sched, ts_cb, warmup=2))
         x_np = x_t_of(image, diffusion, 500).numpy()
-        results[(res, "x-hist")] = timed(lambda t: plots.histogram_figure(x_np, t), ts_cb, warmup=2)
-        fig = plots.schedule_figure(curves, 500)
+        optional(results, (res, "x-hist"),
+                 lambda: timed(lambda t: plots.histogram_figure(x_np, t), ts_cb, warmup=2))
         plot = gr.Plot()
-        results[(res, "x-json")] = timed(lambda t: plot.postprocess(fig), ts_cb, warmup=2)
+        optional(results, (res, "x-json"),
+                 lambda: timed(lambda t: plot.postprocess(outputs[2]), ts_cb, warmup=2))
 
     loop.close()
 
@@ -166,6 +186,10 @@ def main() -> int:
     print(head)
     print("-" * len(head))
     for key, label in rows:
+        if any((r, key) not in results for r in RESOLUTIONS):
+            print(f"({key}) {label}"[:74].ljust(74) + "  n/a (" + str(results.get((RESOLUTIONS[0], key + "!"),
+                  "not applicable to this version of the app")) + ")")
+            continue
         cells = "".join("{:>12.2f}{:>8.2f}{:>8.2f}".format(*summary(results[(r, key)])) for r in RESOLUTIONS)
         print(f"({key}) {label}"[:74].ljust(74) + cells)
     print()

@@ -83,6 +83,12 @@ def diffusion_for(config: DiffusionConfig) -> GaussianDiffusion:
     return config.build()
 
 
+@functools.lru_cache(maxsize=64)
+def schedule_curves(configs: tuple[DiffusionConfig, ...]) -> dict:
+    """The schedule figure's curves, built once per schedule (pair) and shared by every session."""
+    return plots.schedule_curves([(c.schedule, diffusion_for(c)) for c in configs])
+
+
 def comparison_config(config: DiffusionConfig, other: str) -> DiffusionConfig | None:
     """Schedule B for the overlay: its own default parameters, the same T and rescale choice."""
     if other in (None, "", "none") or other == config.schedule:
@@ -125,6 +131,13 @@ def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
     )
 
 
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two same-shaped tensors' values (0 when either is constant)."""
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
+    denominator = float(a.norm() * b.norm())
+    return float(a @ b) / denominator if denominator > 0 else 0.0
+
+
 def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: int, x_t: torch.Tensor | None) -> str:
     if t == 0:
         signal, snr_text = 1.0, "∞"
@@ -134,7 +147,7 @@ def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: 
     rows = [f"| signal fraction √ᾱ_t | {signal:.4f} |", f"| noise fraction √(1−ᾱ_t) | {math.sqrt(1 - signal ** 2):.4f} |",
             f"| SNR(t) = ᾱ_t/(1−ᾱ_t) | {snr_text} |"]
     if image is not None and x_t is not None:
-        corr = float(torch.corrcoef(torch.stack([x_t.flatten(), image.x0.flatten()]))[0, 1])
+        corr = _correlation(x_t, image.x0)
         rows += [f"| mean, std of x_t pixels | {float(x_t.mean()):+.3f}, {float(x_t.std()):.3f}  (pure noise: 0, 1) |",
                  f"| correlation of x_t with x_0 | {corr:.3f}  (pure noise: 0) |"]
     return "| how far from pure noise | at t = %d |\n|---|---|\n" % t + "\n".join(rows)
@@ -186,16 +199,18 @@ def _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, re
     diffusion = diffusion_for(config)
     t = _check_t(t, diffusion)
     other = comparison_config(config, compare)
-    curves = [(config.schedule, diffusion)] + ([(other.schedule, diffusion_for(other))] if other else [])
+    configs = (config, other) if other else (config,)
+    curves = [(c.schedule, diffusion_for(c)) for c in configs]
     x_t = x_t_of(image, diffusion, t) if image is not None else None
     x_t_b = x_t_of(image, curves[1][1], t) if image is not None and other else None
     return {
         "config": config, "diffusion": diffusion, "t": t,
         "x_t": None if x_t is None else to_uint8(x_t),
-        "x_t_b": gr.Image(None if x_t_b is None else to_uint8(x_t_b),
-                          label=f"x_{t} under the {other.schedule} schedule" if other else "no comparison schedule"),
-        "schedule_plot": plots.schedule_figure(curves, t),
-        "histogram": None if x_t is None else plots.histogram_figure(x_t.numpy(), t),
+        # gr.update, not gr.Image(value=...): a component built with a value encodes it on the spot.
+        "x_t_b": gr.update(value=None if x_t_b is None else to_uint8(x_t_b),
+                           label=f"x_{t} under the {other.schedule} schedule" if other else "no comparison schedule"),
+        "schedule_plot": plots.as_plot(plots.schedule_figure(schedule_curves(configs), curves, t)),
+        "histogram": None if x_t is None else plots.as_plot(plots.histogram_figure(x_t.numpy(), t)),
         "equation": equation_markdown(diffusion, t),
         "stats": stats_markdown(image, diffusion, t, x_t),
     }
@@ -258,7 +273,8 @@ def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescal
              f"| what both must give | 0 ± {2 / math.sqrt(n):.4f} | 1 ± {2 * math.sqrt(0.5 / n):.4f} | |\n\n"
              "Both are draws from the same Gaussian, so the pictures differ pixel by pixel but agree in "
              "distribution (the ± are two standard errors for this many pixels).")
-    return to_uint8(chain), to_uint8(closed), table, plots.residual_figure(z_chain.numpy(), z_closed.numpy(), t)
+    figure = plots.residual_figure(z_chain.numpy(), z_closed.numpy(), t)
+    return to_uint8(chain), to_uint8(closed), table, plots.as_plot(figure)
 
 
 def on_schedule_change(schedule, timesteps, t):

@@ -1,20 +1,47 @@
-"""Plotly figures for the app: schedule curves tied to t, and histograms against N(0, 1)."""
+"""Plotly figures for the app: schedule curves tied to t, and histograms against N(0, 1).
+
+Figures are built as plain plotly.js JSON (dicts) rather than `plotly.graph_objects`: the objects
+validate every property and cost 40–120 ms a figure, too slow for a slider. `as_plot` hands a dict to
+`gr.Plot`. The schedule curves, which change only with the schedule, are built once (`schedule_curves`)
+and each t adds only its markers (`schedule_figure`).
+"""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from gradio.components.plot import PlotData
 
 from ddpm_core.diffusion import GaussianDiffusion
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"
+SCHEDULE_STYLES = ((BLUE, "solid"), (ORANGE, "dash"))
 MAX_CURVE_POINTS = 400
 HIST_RANGE = 4.0
 HIST_BINS = 80
+FONT = {"family": "Source Sans Pro, Arial, sans-serif", "size": 14, "color": "#111"}
+AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#999", "linecolor": "#444", "showline": True, "ticks": "outside"}
+
+# The four panels: (key, x axis, y axis, x domain, y domain, title).
+PANELS = [
+    ("beta", "x", "y", [0.0, 0.44], [0.6, 1.0], "β<sub>t</sub> (log scale)"),
+    ("abar", "x2", "y2", [0.56, 1.0], [0.6, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
+    ("circle", "x3", "y3", [0.0, 0.44], [0.0, 0.4], "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)"),
+    ("logsnr", "x4", "y4", [0.56, 1.0], [0.0, 0.4], "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"),
+]
+
+
+def as_plot(figure: dict) -> PlotData:
+    """A plotly.js figure dict as the value `gr.Plot` sends to the page."""
+    return PlotData(type="plotly", plot=json.dumps(figure))
+
+
+def _axis_name(axis: str) -> str:
+    """Trace axis reference 'x2' ↔ layout key 'xaxis2'."""
+    return axis[0] + "axis" + axis[1:]
 
 
 def _curve_index(T: int) -> np.ndarray:
@@ -22,20 +49,21 @@ def _curve_index(T: int) -> np.ndarray:
     return np.unique(np.linspace(1, T, min(T, MAX_CURVE_POINTS)).round().astype(int))
 
 
-def _schedule_traces(diffusion: GaussianDiffusion) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(x, y) per panel for one schedule, over paper steps t."""
+def _panel_values(diffusion: GaussianDiffusion) -> dict[str, tuple[list, list]]:
+    """(x, y) per panel for one schedule over paper steps t (index t−1 holds step t)."""
     steps = _curve_index(diffusion.num_timesteps)
-    pick = lambda a: a.cpu().numpy()[steps - 1]  # noqa: E731  (index t−1 holds step t)
-    return {
+    pick = lambda a: a.cpu().numpy()[steps - 1]  # noqa: E731
+    values = {
         "beta": (steps, pick(diffusion.betas)),
         "abar": (steps, pick(diffusion.alphas_cumprod)),
         "circle": (pick(diffusion.sqrt_one_minus_alphas_cumprod), pick(diffusion.sqrt_alphas_cumprod)),
         "logsnr": (steps, np.log(pick(diffusion.snr))),
     }
+    return {key: (np.round(x, 6).tolist(), np.round(y, 8).tolist()) for key, (x, y) in values.items()}
 
 
-def _point_at(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[float, float]]:
-    """The marker positions for step t (t = 0 is x_0: ᾱ = 1, no β, infinite SNR)."""
+def _marker_values(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[float, float]]:
+    """Where step t sits on each panel; t = 0 (x_0: ᾱ = 1, no β, infinite SNR) only on two."""
     if t == 0:
         return {"abar": (0, 1.0), "circle": (0.0, 1.0)}
     i = t - 1
@@ -47,81 +75,94 @@ def _point_at(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[float, fl
     }
 
 
-PANELS = {"beta": (1, 1), "abar": (1, 2), "circle": (2, 1), "logsnr": (2, 2)}
-
-
-def schedule_figure(curves: list[tuple[str, GaussianDiffusion]], t: int) -> go.Figure:
-    """β_t, ᾱ_t, √ᾱ_t against √(1−ᾱ_t), and log SNR for each named schedule, with a marker at t."""
-    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.1, vertical_spacing=0.16, subplot_titles=(
-        "β<sub>t</sub>", "ᾱ<sub>t</sub>",
-        "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)", "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"))
-    for (label, diffusion), colour, dash in zip(curves, (BLUE, ORANGE), ("solid", "dash")):
-        for panel, (x, y) in _schedule_traces(diffusion).items():
-            row, col = PANELS[panel]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label, legendgroup=label,
-                                     showlegend=panel == "beta", line=dict(color=colour, dash=dash, width=2.5),
-                                     hovertemplate=f"{label}<br>%{{x:.4g}}, %{{y:.4g}}<extra></extra>"),
-                          row=row, col=col)
-        for panel, (x, y) in _point_at(diffusion, t).items():
-            row, col = PANELS[panel]
-            fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", showlegend=False, legendgroup=label,
-                                     marker=dict(color=colour, size=12, line=dict(color="black", width=1.5)),
-                                     hovertemplate=f"{label} at t={t}<br>%{{y:.4g}}<extra></extra>"),
-                          row=row, col=col)
-    for row, col in ((1, 1), (1, 2), (2, 2)):
-        fig.add_vline(x=t, line=dict(color=VERMILLION, width=1.5, dash="dot"), row=row, col=col)
-        fig.update_xaxes(title_text="t", row=row, col=col)
+def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
+    """The static part of the schedule figure: every panel's curves for up to two schedules."""
+    data, layout = [], {
+        "height": 560, "margin": {"l": 64, "r": 20, "t": 70, "b": 50}, "font": FONT,
+        "plot_bgcolor": "white", "paper_bgcolor": "white", "hovermode": "closest",
+        "legend": {"orientation": "h", "x": 0, "y": 1.14}, "annotations": [],
+    }
+    for (label, diffusion), (colour, dash) in zip(curves, SCHEDULE_STYLES):
+        for key, (x, y) in _panel_values(diffusion).items():
+            _, xaxis, yaxis, *_ = next(p for p in PANELS if p[0] == key)
+            data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "xaxis": xaxis, "yaxis": yaxis,
+                         "name": label, "legendgroup": label, "showlegend": key == "beta",
+                         "line": {"color": colour, "dash": dash, "width": 2.5},
+                         "hovertemplate": f"{label}<br>%{{x:.4g}}, %{{y:.4g}}<extra></extra>"})
+    for key, xaxis, yaxis, xdomain, ydomain, title in PANELS:
+        x_anchor, y_anchor = yaxis, xaxis
+        layout[_axis_name(xaxis)] = {**AXIS, "domain": xdomain, "anchor": x_anchor, "title": {"text": "t"}}
+        layout[_axis_name(yaxis)] = {**AXIS, "domain": ydomain, "anchor": y_anchor}
+        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
+                                      "x": sum(xdomain) / 2, "y": ydomain[1] + 0.02, "xanchor": "center",
+                                      "yanchor": "bottom", "font": {"size": 15}})
     # β spans 1e-4 … 0.999 (cosine's clip): only a log axis shows every schedule's shape.
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
-    fig.update_xaxes(title_text="√(1−ᾱ<sub>t</sub>)  (noise)", range=[-0.03, 1.03], constrain="domain", row=2, col=1)
-    fig.update_yaxes(title_text="√ᾱ<sub>t</sub>  (signal)", range=[-0.03, 1.03], scaleanchor="x3",
-                     constrain="domain", row=2, col=1)
-    fig.update_layout(height=560, margin=dict(l=60, r=20, t=60, b=50), template="plotly_white",
-                      legend=dict(orientation="h", y=1.12, x=0), hovermode="closest")
-    return fig
+    layout["yaxis"].update(type="log", exponentformat="power")
+    layout["xaxis3"].update(title={"text": "√(1−ᾱ<sub>t</sub>)  (noise)"}, range=[-0.03, 1.03], constrain="domain")
+    layout["yaxis3"].update(title={"text": "√ᾱ<sub>t</sub>  (signal)"}, range=[-0.03, 1.03],
+                            scaleanchor="x3", constrain="domain")
+    return {"data": data, "layout": layout}
+
+
+def schedule_figure(base: dict, curves: list[tuple[str, GaussianDiffusion]], t: int) -> dict:
+    """`base` (from schedule_curves) with a marker at step t on every curve and a line at t."""
+    markers = []
+    for (label, diffusion), (colour, _) in zip(curves, SCHEDULE_STYLES):
+        for key, (x, y) in _marker_values(diffusion, t).items():
+            _, xaxis, yaxis, *_ = next(p for p in PANELS if p[0] == key)
+            markers.append({"type": "scatter", "mode": "markers", "x": [x], "y": [y], "xaxis": xaxis,
+                            "yaxis": yaxis, "showlegend": False, "legendgroup": label,
+                            "marker": {"color": colour, "size": 12, "line": {"color": "black", "width": 1.5}},
+                            "hovertemplate": f"{label} at t={t}<br>%{{y:.4g}}<extra></extra>"})
+    lines = [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "xref": xaxis, "yref": f"{yaxis} domain",
+              "line": {"color": VERMILLION, "width": 1.5, "dash": "dot"}}
+             for key, xaxis, yaxis, *_ in PANELS if key != "circle"]
+    return {"data": base["data"] + markers, "layout": {**base["layout"], "shapes": lines}}
 
 
 def standard_normal_pdf(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
-def _density_bars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Histogram of `values` as a density on [−4, 4]; returns bin centres, heights, bin width."""
+def density_bars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Histogram of `values` as a density on [−4, 4] (outliers in the end bins): centres, heights, width."""
     edges = np.linspace(-HIST_RANGE, HIST_RANGE, HIST_BINS + 1)
     counts, _ = np.histogram(np.clip(values, -HIST_RANGE, HIST_RANGE), bins=edges)
     width = edges[1] - edges[0]
     return (edges[:-1] + edges[1:]) / 2, counts / max(values.size, 1) / width, width
 
 
-def _normal_curve(fig: go.Figure, name: str = "N(0, 1)") -> None:
+def _normal_curve(name: str = "N(0, 1)") -> dict:
     grid = np.linspace(-HIST_RANGE, HIST_RANGE, 161)
-    fig.add_trace(go.Scatter(x=grid, y=standard_normal_pdf(grid), mode="lines", name=name,
-                             line=dict(color=VERMILLION, width=3)))
+    return {"type": "scatter", "mode": "lines", "x": grid.round(4).tolist(),
+            "y": standard_normal_pdf(grid).round(6).tolist(), "name": name, "line": {"color": VERMILLION, "width": 3}}
 
 
-def histogram_figure(x_t: np.ndarray, t: int) -> go.Figure:
+def _density_layout(title: str, xtitle: str) -> dict:
+    return {"height": 300, "margin": {"l": 54, "r": 10, "t": 40, "b": 44}, "font": FONT, "bargap": 0,
+            "plot_bgcolor": "white", "paper_bgcolor": "white", "legend": {"x": 0.01, "y": 0.98},
+            "title": {"text": title, "x": 0.02, "font": {"size": 15}},
+            "xaxis": {**AXIS, "title": {"text": xtitle}, "range": [-HIST_RANGE, HIST_RANGE]},
+            "yaxis": {**AXIS, "title": {"text": "density"}, "rangemode": "tozero"}}
+
+
+def histogram_figure(x_t: np.ndarray, t: int) -> dict:
     """Pixel histogram of x_t in the model's space against the N(0, 1) density."""
-    centres, density, width = _density_bars(x_t.ravel())
-    fig = go.Figure(go.Bar(x=centres, y=density, width=width, name=f"pixels of x_{t}",
-                           marker=dict(color=SKY, line=dict(width=0))))
-    _normal_curve(fig)
-    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",
-                      title=dict(text=f"Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)", x=0.02),
-                      xaxis=dict(title="value", range=[-HIST_RANGE, HIST_RANGE]), yaxis=dict(title="density"),
-                      legend=dict(x=0.01, y=0.98), bargap=0)
-    return fig
+    centres, density, width = density_bars(x_t.ravel())
+    bars = {"type": "bar", "x": centres.round(4).tolist(), "y": density.round(5).tolist(), "width": width,
+            "name": f"pixels of x_{t}", "marker": {"color": SKY, "line": {"width": 0}}}
+    return {"data": [bars, _normal_curve()],
+            "layout": _density_layout(f"Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)", "value")}
 
 
-def residual_figure(z_chain: np.ndarray, z_closed: np.ndarray, t: int) -> go.Figure:
+def residual_figure(z_chain: np.ndarray, z_closed: np.ndarray, t: int) -> dict:
     """Standardised residuals (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) of both routes against N(0, 1)."""
-    fig = go.Figure()
+    data = []
     for values, name, colour in ((z_chain, f"{t} Markov steps", ORANGE), (z_closed, "closed form", BLUE)):
-        centres, density, _ = _density_bars(values.ravel())
-        fig.add_trace(go.Scatter(x=centres, y=density, mode="lines", line=dict(shape="hvh", color=colour, width=2.5),
-                                 name=name))
-    _normal_curve(fig, "N(0, 1), what both must follow")
-    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",
-                      title=dict(text="(x<sub>t</sub> − √ᾱ<sub>t</sub> x<sub>0</sub>) / √(1−ᾱ<sub>t</sub>)", x=0.02),
-                      xaxis=dict(title="standardised residual"), yaxis=dict(title="density"),
-                      legend=dict(x=0.01, y=0.98))
-    return fig
+        centres, density, _ = density_bars(values.ravel())
+        data.append({"type": "scatter", "mode": "lines", "x": centres.round(4).tolist(),
+                     "y": density.round(5).tolist(), "name": name,
+                     "line": {"shape": "hvh", "color": colour, "width": 2.5}})
+    data.append(_normal_curve("N(0, 1), what both must follow"))
+    title = "(x<sub>t</sub> − √ᾱ<sub>t</sub> x<sub>0</sub>) / √(1−ᾱ<sub>t</sub>)"
+    return {"data": data, "layout": _density_layout(title, "standardised residual")}

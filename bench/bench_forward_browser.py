@@ -15,7 +15,9 @@ through Playwright at 1400×1000, then prints:
         value and dispatches `input`; prints frames per second, canvas redraws (dataset.renders),
         frame-interval median / p90 / max, and the network requests made meanwhile (by kind);
    (iii) the same rAF loop calling ddpmScrub directly (no slider events, so no server traffic),
-        to separate the canvas cost from what the slider's server-side `.change` costs the page.
+        to separate the canvas cost from what the slider's server-side `.change` costs the page;
+   (iv) what-if: as (ii) but the page's queue/join request is left unanswered (Playwright route),
+        so the slider's events run but no server outputs come back to be rendered.
 
 This is a script that prints figures; it is deliberately not a timed test.
 """
@@ -57,6 +59,13 @@ async (t) => {
   const current = () => root.querySelector('img');
   const before = current() ? current().src : null;
   const fresh = () => { const im = current(); return im && im.src && im.src !== before ? im : null; };
+  if (!window.__longTasks) {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e); })
+      .observe({entryTypes: ['longtask']});
+  }
+  await new Promise((r) => requestIdleCallback(r, {timeout: 3000}));  // start from an idle page
+  performance.clearResourceTimings();
   const t0 = performance.now();
   input.value = String(t);
   input.dispatchEvent(new Event('input', {bubbles: true}));
@@ -73,7 +82,14 @@ async (t) => {
   const tDecoded = performance.now();
   await new Promise((r) => requestAnimationFrame(() => r()));
   const tFrame = performance.now();
-  return {src: tSrc - t0, decoded: tDecoded - t0, frame: tFrame - t0, url: img.src};
+  const entries = performance.getEntriesByType('resource').filter((e) => e.startTime >= t0 - 1);
+  const first = (part, field) => { const e = entries.find((x) => x.name.includes(part)); return e ? e[field] - t0 : null; };
+  const imgEntry = entries.find((x) => x.name === img.src);
+  const long = window.__longTasks.filter((e) => e.startTime >= t0 - 1 && e.startTime < tFrame);
+  return {src: tSrc - t0, decoded: tDecoded - t0, frame: tFrame - t0,
+          join: first('queue/join', 'startTime'), done: first('queue/data', 'responseEnd'),
+          fileStart: imgEntry ? imgEntry.startTime - t0 : null, fileEnd: imgEntry ? imgEntry.responseEnd - t0 : null,
+          longTaskMs: long.reduce((a, e) => a + e.duration, 0)};
 }
 """
 
@@ -146,12 +162,13 @@ def chromium_version() -> str:
 
 
 def machine() -> str:
+    from importlib.metadata import version
+
     import gradio as gr
-    import playwright
     import torch
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    pw = getattr(playwright, "__version__", "?")
+    pw = version("playwright")
     return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
             f"(cpu, {torch.get_num_threads()} threads), gradio {gr.__version__}, playwright {pw}, "
             f"{chromium_version()} headless --disable-gpu; load average {load}")
@@ -168,6 +185,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=25, help="server-path samples (default 25)")
     parser.add_argument("--scrub-seconds", type=float, default=3.0, help="rAF scrub duration per run")
+    parser.add_argument("--run-history", choices=("app", "off"), default="app",
+                        help="what-if: 'off' launches with run_history=False instead of the app's setting")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -181,8 +200,12 @@ def main() -> int:
 
     demo = build_app()
     demo.queue(default_concurrency_limit=4)
+    options = launch_options()
+    if args.run_history == "off":
+        options["run_history"] = False
+        print("WHAT-IF RUN: launched with run_history=False (not the app's own launch options)\n")
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, **launch_options())
+                            quiet=True, **options)
     started = time.perf_counter()
     try:
         with sync_playwright() as playwright:
@@ -222,29 +245,55 @@ def main() -> int:
                 values = [s[key] for s in samples]
                 print(f"   slider → {what:<44} median {statistics.median(values):7.1f} ms"
                       f"   p90 {pct(values, 90):7.1f} ms   min {min(values):6.1f}   max {max(values):6.1f}")
+            print("   where the time goes (medians over samples that have the entry; ms after the slider is set):")
+            for key, what in (("join", "POST queue/join starts (client-side work before the request)"),
+                              ("done", "event stream ends (server ran views_at_t, sent the outputs)"),
+                              ("fileStart", "GET of the new JPEG starts (outputs applied in the page)"),
+                              ("fileEnd", "JPEG bytes received"),
+                              ("longTaskMs", "main-thread long tasks (>50 ms) in the window, total")):
+                values = [s[key] for s in samples if s.get(key) is not None]
+                text = f"{statistics.median(values):7.1f}" if values else "    n/a"
+                print(f"     {what:<66} {text}  (n={len(values)})")
+            k = min(5, len(samples) // 2)
+            early = statistics.median(s["decoded"] for s in samples[:k])
+            late = statistics.median(s["decoded"] for s in samples[-k:])
+            stored = page.evaluate("() => { let n = 0; for (let i = 0; i < localStorage.length; i++) {"
+                                   " const key = localStorage.key(i); n += key.length + localStorage.getItem(key).length; }"
+                                   " return n; }")
+            print(f"   first {k} samples median {early:.1f} ms, last {k} median {late:.1f} ms; this origin's "
+                  f"localStorage now holds {stored / 1e6:.2f} M characters (Gradio run history)")
             med = statistics.median(s["decoded"] for s in samples)
             print(f"   {'PASS' if med <= TARGET_MS else 'MISS'}: slider → decoded image at 256², median {med:.1f} ms "
                   f"(target ≤ {TARGET_MS:.0f} ms)\n")
 
             # ---- 2. browser compositing -------------------------------------------------------
-            page.reload()
-            page.wait_for_selector('#fwd-scrub [data-loaded="256"]', state="attached")
-            if not page.locator("#fwd-browser input[type=checkbox]").is_checked():
-                raise SystemExit("browser compositing is not on after reload")
-            page.wait_for_timeout(1000)
             print("2. browser compositing ON (x_0 and ε sent once; every slider `input` redraws a <canvas>)")
+            held = []  # for (iv): queue/join requests left unanswered
+
+            def hold(route):
+                held.append(route)
+
             for res in (256, 512):
+                page.reload()  # a fresh session at 256² (also clears (iv)'s withheld request)
+                page.wait_for_selector('#fwd-scrub [data-loaded="256"]', state="attached")
+                if not page.locator("#fwd-browser input[type=checkbox]").is_checked():
+                    raise SystemExit("browser compositing is not on after reload")
                 if res != 256:
                     number = page.locator("#fwd-res input[type=number]")
                     number.fill(str(res))
                     number.press("Enter")
                     page.wait_for_selector(f'#fwd-scrub [data-loaded="{res}"]', state="attached")
-                    page.wait_for_timeout(1500)  # let the reload's other outputs (strip, plots) settle
+                page.wait_for_timeout(1500)  # let the load's other outputs (strip, plots) settle
                 loop = page.evaluate(RENDER_LOOP_JS)
                 per = loop["total"] / loop["frames"]
                 print(f"   {res}²  (i) ddpmScrub(t) for t = 0..1000 in a loop: {per:.2f} ms/frame "
                       f"→ at most {1000 / per:.0f} redraws/s (renders counted {loop['renders']}/{loop['frames']})")
-                for via_slider in (True, False):
+                variants = (("ii", True, "rAF drag: range.value + `input` event (as the app runs)"),
+                            ("iii", False, "rAF, ddpmScrub(t) only, no slider event"),
+                            ("iv", True, "rAF drag, what-if: server replies withheld"))
+                for name, via_slider, label in variants:
+                    if name == "iv":  # slider events and Gradio's dispatch, but no outputs come back
+                        page.route("**/gradio_api/queue/join*", hold)
                     page.wait_for_timeout(1500)  # drain anything still in flight
                     n0 = len(requests)
                     run = page.evaluate(RAF_SCRUB_JS, [args.scrub_seconds, via_slider])
@@ -255,14 +304,14 @@ def main() -> int:
                         kinds[request_kind(u)] = kinds.get(request_kind(u), 0) + 1
                     fps = (run["frames"] - 1) / (run["duration"] / 1000)
                     gaps = run["gaps"]
-                    label = ("(ii) rAF drag: range.value + `input` event" if via_slider
-                             else "(iii) rAF, ddpmScrub(t) only, no slider event")
                     kinds_text = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
-                    print(f"   {res}²  {label}: {fps:.1f} fps over {run['duration'] / 1000:.1f} s "
-                          f"({run['frames']} frames, canvas redraws {run['renders']}, "
-                          f"frames whose t was not drawn by the next frame {run['mismatched']}); "
+                    print(f"   {res}²  ({name}) {label}:\n"
+                          f"          {fps:5.1f} fps over {run['duration'] / 1000:.1f} s; {run['frames']} frames, "
+                          f"{run['renders']} canvas redraws, {run['mismatched']} frames not drawn by the next frame; "
                           f"frame interval median {statistics.median(gaps):.1f} ms, p90 {pct(gaps, 90):.1f} ms, "
                           f"max {max(gaps):.1f} ms; network requests {len(made)} ({kinds_text})")
+                page.unroute_all(behavior="ignoreErrors")
+                held.clear()
             browser.close()
     finally:
         demo.close()

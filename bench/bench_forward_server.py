@@ -110,8 +110,8 @@ def main() -> int:
         ("e-none", "render_t(...) whole callback, compare='none'"),
         ("f", "render_t + Gradio postprocess_data of its 6 outputs (cosine)"),
         ("x-ctor", "  in (e): gr.Image(arr, label=...) for x_t_b (WebP encode)"),
-        ("x-sched", "  in (e): plots.schedule_figure, 2 schedules"),
-        ("x-hist", "  in (e): plots.histogram_figure"),
+        ("x-sched", "  in (e): schedule plot, 2 schedules (incl. as_plot)"),
+        ("x-hist", "  in (e): histogram plot (incl. as_plot)"),
         ("x-json", "  in (f): gr.Plot().postprocess(schedule plot)"),
     ]
 
@@ -172,10 +172,11 @@ def main() -> int:
             sched = lambda t: plots.schedule_figure(forward_tab.schedule_curves(configs), curves, t)  # noqa: E731
         else:
             sched = lambda t: plots.schedule_figure(curves, t)  # noqa: E731
-        optional(results, (res, "x-sched"), lambda: timed(sched, ts_cb, warmup=2))
+        wrap = getattr(plots, "as_plot", lambda figure: figure)  # as render_t returns it (JSON text, if so)
+        optional(results, (res, "x-sched"), lambda: timed(lambda t: wrap(sched(t)), ts_cb, warmup=2))
         x_np = x_t_of(image, diffusion, 500).numpy()
         optional(results, (res, "x-hist"),
-                 lambda: timed(lambda t: plots.histogram_figure(x_np, t), ts_cb, warmup=2))
+                 lambda: timed(lambda t: wrap(plots.histogram_figure(x_np, t)), ts_cb, warmup=2))
         plot = gr.Plot()
         optional(results, (res, "x-json"),
                  lambda: timed(lambda t: plot.postprocess(outputs[2]), ts_cb, warmup=2))

@@ -15,6 +15,8 @@ with the batch first. Schedules are computed in float64; `_extract` casts to the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 Tensor = torch.Tensor
@@ -51,6 +53,8 @@ class GaussianDiffusion:
         self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()
         self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
         self.snr = self.alphas_cumprod / (1.0 - self.alphas_cumprod)
+        self.sqrt_recip_alphas_cumprod = (1.0 / self.alphas_cumprod).sqrt()
+        self.sqrt_recipm1_alphas_cumprod = (1.0 / self.alphas_cumprod - 1.0).sqrt()
         self.sqrt_alphas = self.alphas.sqrt()
         self.sqrt_betas = betas.sqrt()
         self.posterior_variance = self.posterior_variance_beta_tilde()
@@ -120,6 +124,19 @@ class GaussianDiffusion:
         return (self._extract(self.sqrt_alphas, t, x_prev) * x_prev
                 + self._extract(self.sqrt_betas, t, x_prev) * noise)
 
+    def q_chain(self, x0: Tensor, num_steps: int,
+                generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor]]:
+        """Run the Markov chain q(x_s | x_{s−1}) (Eq. 2) from x_0, yielding (s, x_s) for s = 1..num_steps.
+
+        Each step draws fresh noise, so a particle's path is a (discretised) Brownian trajectory.
+        """
+        if not 0 <= num_steps <= self.num_timesteps:
+            raise ValueError(f"num_steps must be from 0 to T = {self.num_timesteps}, got {num_steps}")
+        x = x0
+        for index in range(num_steps):
+            x = self.q_step(x, index, generator=generator)
+            yield index + 1, x
+
     def q_sample_chain(self, x0: Tensor, num_steps: int,
                        generator: torch.Generator | None = None) -> Tensor:
         """Sample x_t for t = `num_steps` by composing t single steps q(x_s | x_{s−1}) (Eq. 2).
@@ -127,11 +144,9 @@ class GaussianDiffusion:
         In distribution this equals `q_sample(x0, num_steps - 1)` (Eq. 4); it exists to show that.
         `num_steps` = 0 returns x_0 itself.
         """
-        if not 0 <= num_steps <= self.num_timesteps:
-            raise ValueError(f"num_steps must be from 0 to T = {self.num_timesteps}, got {num_steps}")
         x = x0
-        for index in range(num_steps):
-            x = self.q_step(x, index, generator=generator)
+        for _, x in self.q_chain(x0, num_steps, generator):
+            pass
         return x
 
     def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
@@ -141,3 +156,25 @@ class GaussianDiffusion:
         variance = self._extract(self.posterior_variance, t, x_t).expand_as(x_t)
         log_variance = self._extract(self.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
         return mean, variance, log_variance
+
+    # ---- what a network predicts, converted (ε, x_0 and v parameterisations) ----------------------
+
+    def predict_x0_from_eps(self, x_t: Tensor, t, eps: Tensor) -> Tensor:
+        """x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, Eq. 4 solved for x_0 (Ho et al. 2020, Eq. 15)."""
+        return (self._extract(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t
+                - self._extract(self.sqrt_recipm1_alphas_cumprod, t, x_t) * eps)
+
+    def predict_eps_from_x0(self, x_t: Tensor, t, x0: Tensor) -> Tensor:
+        """ε̂ = (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t), Eq. 4 solved for ε."""
+        return ((self._extract(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t - x0)
+                / self._extract(self.sqrt_recipm1_alphas_cumprod, t, x_t))
+
+    def velocity(self, x0: Tensor, t, eps: Tensor) -> Tensor:
+        """v = √ᾱ_t ε − √(1 − ᾱ_t) x_0, the v-prediction target (Salimans & Ho 2022, §4)."""
+        return (self._extract(self.sqrt_alphas_cumprod, t, x0) * eps
+                - self._extract(self.sqrt_one_minus_alphas_cumprod, t, x0) * x0)
+
+    def predict_x0_from_v(self, x_t: Tensor, t, v: Tensor) -> Tensor:
+        """x̂_0 = √ᾱ_t x_t − √(1 − ᾱ_t) v (Salimans & Ho 2022, §4)."""
+        return (self._extract(self.sqrt_alphas_cumprod, t, x_t) * x_t
+                - self._extract(self.sqrt_one_minus_alphas_cumprod, t, x_t) * v)

@@ -18,6 +18,7 @@ from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
 from ui import plots, scrub
 from ui.errors import user_errors
+from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, parse_config
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = sorted(str(p) for p in ASSETS.iterdir() if p.suffix in (".png", ".jpg"))
@@ -39,48 +40,6 @@ class ForwardImage:
     @property
     def x0_uint8(self) -> np.ndarray:
         return to_uint8(self.x0)
-
-
-# ---- parsing what the page sends ---------------------------------------------------------------
-
-def _as_float(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _integer(value, name: str, low: int, high: int) -> int:
-    number = _as_float(value)
-    if number is None or not number.is_integer():
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
-    if not low <= int(number) <= high:
-        raise ValueError(f"{name} must be from {low} to {high}, got {int(number)}.")
-    return int(number)
-
-
-def _number(value, name: str) -> float:
-    number = _as_float(value)
-    if number is None or not math.isfinite(number):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
-    return number
-
-
-def parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s) -> DiffusionConfig:
-    """The schedule controls as a DiffusionConfig (ValueError with a message for bad values)."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"Unknown schedule {schedule!r}; choose one of {', '.join(sorted(SCHEDULES))}.")
-    return DiffusionConfig(schedule=schedule, timesteps=_integer(timesteps, "T", 1, MAX_TIMESTEPS),
-                           beta_start=_number(beta_start, "β_1"), beta_end=_number(beta_end, "β_T"),
-                           rescale=bool(rescale), cosine_s=_number(cosine_s, "cosine offset s"))
-
-
-@functools.lru_cache(maxsize=64)
-def diffusion_for(config: DiffusionConfig) -> GaussianDiffusion:
-    """Schedules are pure functions of their config, so one cache serves every session."""
-    return config.build()
 
 
 @functools.lru_cache(maxsize=64)
@@ -111,7 +70,7 @@ def x_t_of(image: ForwardImage, diffusion: GaussianDiffusion, t: int) -> torch.T
 
 
 def _check_t(t, diffusion: GaussianDiffusion) -> int:
-    return _integer(t, "t", 0, diffusion.num_timesteps)
+    return integer(t, "t", 0, diffusion.num_timesteps)
 
 
 def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
@@ -179,8 +138,8 @@ def load(payload, resolution, colour, seed) -> ForwardImage | None:
     path = payload.get("path") if isinstance(payload, dict) else None
     if not path:
         raise ValueError("The image did not arrive as a file; please upload it again.")
-    resolution = _integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
-    seed = _integer(seed, "Seed", 0, 2**31 - 1)
+    resolution = integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
+    seed = integer(seed, "Seed", 0, 2**31 - 1)
     x0 = load_image(path, resolution, channels=1 if colour == "grey" else 3)
     return ForwardImage(x0=x0, eps=make_noise(x0.shape, seed), seed=seed)
 
@@ -277,13 +236,13 @@ def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescal
     return to_uint8(chain), to_uint8(closed), table, plots.as_plot(figure)
 
 
-def on_schedule_change(schedule, timesteps, t):
-    """Show the parameters the schedule takes and keep t within the new T."""
-    linear_family = schedule != "cosine"
-    T = int(timesteps) if timesteps and float(timesteps).is_integer() and 1 <= timesteps <= MAX_TIMESTEPS else None
-    slider = gr.Slider(maximum=T, value=min(int(t or 0), T)) if T else gr.Slider()
-    return (gr.Number(visible=linear_family), gr.Number(visible=linear_family),
-            gr.Checkbox(visible=linear_family), gr.Number(visible=not linear_family), slider)
+def on_timesteps_change(timesteps, t):
+    """Keep the t slider within the new T."""
+    try:
+        T = integer(timesteps, "T", 1, MAX_TIMESTEPS)
+    except ValueError:
+        return gr.Slider()
+    return gr.Slider(maximum=T, value=min(int(t or 0), T))
 
 
 def on_mode_change(browser: bool):
@@ -291,11 +250,6 @@ def on_mode_change(browser: bool):
 
 
 # ---- layout ------------------------------------------------------------------------------------
-
-RESCALE_HELP = ("Improved DDPM multiplies β_1 and β_T by 1000/T, so the total noise Σβ_t, and hence "
-                "ᾱ_T, stays about the same when you change T. Without it a short chain leaves signal at t = T "
-                "and a long one destroys the image early.")
-
 
 def build(demo: gr.Blocks) -> None:
     """Lay out the Forward tab inside `demo` and wire its events (the first view renders on page load)."""
@@ -309,17 +263,7 @@ def build(demo: gr.Blocks) -> None:
                 resolution = gr.Slider(MIN_RESOLUTION, MAX_RESOLUTION, value=256, step=32,
                                        label="Working resolution (px)", elem_id="fwd-res")
                 colour = gr.Radio(["colour", "grey"], value="colour", label="Channels", elem_id="fwd-colour")
-            with gr.Row():
-                schedule = gr.Dropdown(sorted(SCHEDULES), value="linear", label="β schedule", elem_id="fwd-schedule")
-                timesteps = gr.Slider(1, MAX_TIMESTEPS, value=1000, step=1, label="T (steps)", elem_id="fwd-T")
-            with gr.Accordion("Schedule parameters", open=False):
-                with gr.Row():
-                    beta_start = gr.Number(1e-4, label="β₁", minimum=0, maximum=1, elem_id="fwd-b1")
-                    beta_end = gr.Number(0.02, label="β_T", minimum=0, maximum=1, elem_id="fwd-bT")
-                    cosine_s = gr.Number(0.008, label="cosine offset s", minimum=0, maximum=1, visible=False,
-                                         elem_id="fwd-s")
-                rescale = gr.Checkbox(True, label="Rescale β₁, β_T by 1000/T (Improved DDPM)", info=RESCALE_HELP,
-                                      elem_id="fwd-rescale")
+            controls = build_schedule_controls("fwd")
             compare = gr.Dropdown(["none"] + sorted(SCHEDULES), value="cosine", label="Compare with schedule",
                                   elem_id="fwd-compare")
             with gr.Row():
@@ -356,7 +300,7 @@ def build(demo: gr.Blocks) -> None:
             chain_plot = gr.Plot(label="residuals", show_label=False, elem_id="fwd-chain-plot")
         chain_table = gr.Markdown(label="chain statistics", elem_id="fwd-chain-table")
 
-    sched_inputs = [schedule, timesteps, beta_start, beta_end, rescale, cosine_s]
+    sched_inputs = controls.inputs
     view_inputs = [state, t, compare, *sched_inputs]
     t_outputs = [x_t_img, x_t_b_img, schedule_plot, histogram, equation, stats]
     all_outputs = t_outputs + [strip, scrub_view, terminal]
@@ -372,11 +316,10 @@ def build(demo: gr.Blocks) -> None:
     for trigger in (resolution.change, colour.change, seed.submit):
         trigger(**load_opts, api_visibility="private", trigger_mode="always_last").success(**render)
     noise_btn.click(new_noise, state, [state, seed], api_name="new_noise").success(**render)
-    for control in sched_inputs[2:] + [compare]:
+    for control in [controls.schedule, *sched_inputs[2:], compare]:
         control.change(**render, trigger_mode="always_last")
-    gr.on([schedule.change, timesteps.change], on_schedule_change, [schedule, timesteps, t],
-          [beta_start, beta_end, rescale, cosine_s, t], trigger_mode="always_last",
-          api_visibility="private").then(**render)
+    controls.timesteps.change(on_timesteps_change, [controls.timesteps, t], t, trigger_mode="always_last",
+                              api_visibility="private").then(**render)
     t.input(None, t, None, js=scrub.SLIDER_JS)
     t.change(render_t, view_inputs, t_outputs, trigger_mode="always_last", show_progress="hidden",
              preprocess=False, api_name="views_at_t")

@@ -27,10 +27,10 @@ AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#999", "linecolor": "#444", "s
 
 # The four panels: (key, x axis, y axis, x domain, y domain, title).
 PANELS = [
-    ("beta", "x", "y", [0.0, 0.44], [0.6, 1.0], "β<sub>t</sub> (log scale)"),
-    ("abar", "x2", "y2", [0.56, 1.0], [0.6, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
-    ("circle", "x3", "y3", [0.0, 0.44], [0.0, 0.4], "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)"),
-    ("logsnr", "x4", "y4", [0.56, 1.0], [0.0, 0.4], "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"),
+    ("beta", "x", "y", [0.0, 0.44], [0.64, 1.0], "β<sub>t</sub> (log scale)"),
+    ("abar", "x2", "y2", [0.56, 1.0], [0.64, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
+    ("circle", "x3", "y3", [0.0, 0.44], [0.0, 0.36], "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)"),
+    ("logsnr", "x4", "y4", [0.56, 1.0], [0.0, 0.36], "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"),
 ]
 
 
@@ -78,7 +78,7 @@ def _marker_values(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[floa
 def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
     """The static part of the schedule figure: every panel's curves for up to two schedules."""
     data, layout = [], {
-        "height": 560, "margin": {"l": 64, "r": 20, "t": 70, "b": 50}, "font": FONT,
+        "height": 620, "margin": {"l": 64, "r": 20, "t": 70, "b": 50}, "font": FONT,
         "plot_bgcolor": "white", "paper_bgcolor": "white", "hovermode": "closest",
         "legend": {"orientation": "h", "x": 0, "y": 1.14}, "annotations": [],
     }

@@ -11,11 +11,11 @@ import logging
 import gradio as gr
 
 from ddpm_core.images import MAX_FILE_BYTES
-from ui import forward_tab
+from ui import forward_tab, lab2d_tab
 
 TITLE = "DDPM Explorer"
-INTRO = ("Denoising diffusion, one equation at a time. The **forward process** q(x_t | x_0) adds Gaussian "
-         "noise to an image step by step until, at t = T, nothing but N(0, I) is left.")
+INTRO = ("Denoising diffusion, one equation at a time. The forward process $q(x_t \\mid x_0)$ adds Gaussian "
+         "noise to an image step by step until, at $t = T$, nothing but $\\mathcal{N}(0, \\mathbf{I})$ is left.")
 CSS = """
 #fwd-equation .katex-display { margin: 0.3em 0; font-size: 1.12em; }
 #fwd-terminal p { font-size: var(--text-lg); }
@@ -25,10 +25,12 @@ CSS = """
 def build_app() -> gr.Blocks:
     # Per-t images land in Gradio's cache; drop files older than 10 min, checking every 5 min.
     with gr.Blocks(title=TITLE, delete_cache=(300, 600)) as demo:
-        gr.Markdown(f"# 🌫️ {TITLE}\n{INTRO}")
+        gr.Markdown(f"# 🌫️ {TITLE}\n{INTRO}", latex_delimiters=forward_tab.LATEX)
         with gr.Tabs():
             with gr.Tab("Forward process", id="forward"):
                 forward_tab.build(demo)
+            with gr.Tab("2-D lab", id="lab2d"):
+                lab2d_tab.build(demo)
     return demo
 
 

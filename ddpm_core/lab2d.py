@@ -84,7 +84,7 @@ def train_2d(model: DenoiserMLP, diffusion: GaussianDiffusion, data: torch.Tenso
         loss.backward()
         optimiser.step()
         ema.update_parameters(model)
-        yield TrainProgress(step + 1, config.steps, float(loss), lr, time.perf_counter() - start, ema.module)
+        yield TrainProgress(step + 1, config.steps, float(loss.detach()), lr, time.perf_counter() - start, ema.module)
 
 
 @torch.no_grad()

@@ -241,8 +241,6 @@ def test_bad_upload_shows_error_and_app_keeps_serving(page: Page, app_url, tmp_p
     expect(page.locator("#fwd-stats")).to_contain_text("correlation of x_t with x_0")
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: the canvas keeps the last scrubbed t (window.ddpmT) "
-                                       "after the server moves the t slider")
 def test_canvas_follows_t_set_by_the_server(page: Page, app_url):
     open_forward_tab(page, app_url)
     set_t(page, 600)

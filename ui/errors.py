@@ -20,10 +20,10 @@ def user_errors(fn):
         if isinstance(exc, gr.Error):
             return exc
         if isinstance(exc, ValueError):
-            return gr.Error(str(exc), title="Please check the input")
+            return gr.Error(str(exc))
         log.exception("unexpected error in %s", fn.__name__)
         return gr.Error(f"Something went wrong ({type(exc).__name__}). The app is still running; "
-                        "please try again or change the input.", title="Unexpected error")
+                        "please try again or change the input.")
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)

@@ -258,7 +258,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(scale=2, min_width=300):
             image_in = gr.Image(value=DEFAULT_IMAGE, label="x₀: your image (upload or paste)", type="filepath",
                                 sources=["upload", "clipboard"], height=220, elem_id="fwd-image")
-            gr.Examples(EXAMPLES, inputs=image_in, label="Bundled examples", examples_per_page=8)
+            examples = gr.Examples(EXAMPLES, inputs=image_in, label="Bundled examples", examples_per_page=8)
             with gr.Row():
                 resolution = gr.Slider(MIN_RESOLUTION, MAX_RESOLUTION, value=256, step=32,
                                        label="Working resolution (px)", elem_id="fwd-res")
@@ -311,7 +311,10 @@ def build(demo: gr.Blocks) -> None:
 
     load_inputs = [image_in, resolution, colour, seed]
     load_opts = dict(fn=load, inputs=load_inputs, outputs=state, preprocess=False, show_progress="minimal")
-    image_in.change(**load_opts, api_name="load_image").success(**render)
+    # Not image_in.change: Gradio fires it twice per upload. Uploads, clearing and examples instead.
+    image_in.upload(**load_opts, api_name="load_image").success(**render)
+    for trigger in (image_in.clear, examples.load_input_event.then):
+        trigger(**load_opts, api_visibility="private").success(**render)
     demo.load(**load_opts, api_visibility="private").success(**render)
     for trigger in (resolution.change, colour.change, seed.submit):
         trigger(**load_opts, api_visibility="private", trigger_mode="always_last").success(**render)
@@ -321,6 +324,7 @@ def build(demo: gr.Blocks) -> None:
     controls.timesteps.change(on_timesteps_change, [controls.timesteps, t], t, trigger_mode="always_last",
                               api_visibility="private").then(**render)
     t.input(None, t, None, js=scrub.SLIDER_JS)
+    t.change(None, t, None, js=scrub.SLIDER_JS)  # also when the server moves t (a smaller T)
     t.change(render_t, view_inputs, t_outputs, trigger_mode="always_last", show_progress="hidden",
              preprocess=False, api_name="views_at_t")
     browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img], api_visibility="private")

@@ -140,7 +140,8 @@ def _normal_curve(name: str = "N(0, 1)") -> dict:
 
 def _density_layout(title: str, xtitle: str) -> dict:
     return {"height": 300, "margin": {"l": 54, "r": 10, "t": 40, "b": 44}, "font": FONT, "bargap": 0,
-            "plot_bgcolor": "white", "paper_bgcolor": "white", "legend": {"x": 0.01, "y": 0.98},
+            "plot_bgcolor": "white", "paper_bgcolor": "white",
+            "legend": {"x": 0.99, "xanchor": "right", "y": 0.98, "bgcolor": "rgba(255,255,255,0.7)"},
             "title": {"text": title, "x": 0.02, "font": {"size": 15}},
             "xaxis": {**AXIS, "title": {"text": xtitle}, "range": [-HIST_RANGE, HIST_RANGE]},
             "yaxis": {**AXIS, "title": {"text": "density"}, "rangemode": "tozero"}}
@@ -150,7 +151,7 @@ def histogram_figure(x_t: np.ndarray, t: int) -> dict:
     """Pixel histogram of x_t in the model's space against the N(0, 1) density."""
     centres, density, width = density_bars(x_t.ravel())
     bars = {"type": "bar", "x": centres.round(4).tolist(), "y": density.round(5).tolist(), "width": width,
-            "name": f"pixels of x_{t}", "marker": {"color": SKY, "line": {"width": 0}}}
+            "name": f"pixels of x<sub>{t}</sub>", "marker": {"color": SKY, "line": {"width": 0}}}
     return {"data": [bars, _normal_curve()],
             "layout": _density_layout(f"Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)", "value")}
 

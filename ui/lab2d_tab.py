@@ -1,0 +1,231 @@
+"""The 2-D lab: points diffuse into N(0, I), a tiny network learns ε in seconds, and they flow back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.data2d import MAX_POINTS, SHAPES, sample_2d
+from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.distances import energy_distance, sliced_wasserstein
+from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, reverse_2d, train_2d
+from ddpm_core.mlp import DenoiserMLP
+from ui import plots, plots2d
+from ui.errors import user_errors
+from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
+
+SHAPE_CHOICES = [("two moons", "two_moons"), ("swiss roll", "swiss_roll"), ("circles", "circles"),
+                 ("8 Gaussians", "eight_gaussians"), ("checkerboard", "checkerboard"),
+                 ("your image (its dark pixels)", "image"), ("your word", "text")]
+assert {value for _, value in SHAPE_CHOICES} == set(SHAPES) | {"image", "text"}
+TRAIN_POINTS = 20_000   # the training set; the animation shows the chosen number of points
+METRIC_POINTS = 2_000   # the fit metric compares 2,000 generated with 2,000 fresh true points
+FRAMES = 25
+PATHS = 8
+FIELD_GRID = 15
+UPDATE_EVERY_S = 0.3
+
+
+@dataclass
+class Shape:
+    """What the user asked for, enough to draw more points of it."""
+
+    name: str
+    image: str | None
+    word: str | None
+    seed: int
+
+    def sample(self, n: int, seed_offset: int = 0) -> torch.Tensor:
+        return sample_2d(self.name, n, self.seed + seed_offset, image=self.image, word=self.word)
+
+
+@dataclass
+class Trained:
+    """A session's trained denoiser (the EMA weights) and the schedule it was trained with."""
+
+    model: torch.nn.Module
+    config: DiffusionConfig
+    steps: int
+
+
+def _shape(name, image, word, seed) -> Shape:
+    path = image.get("path") if isinstance(image, dict) else None
+    return Shape(name=name, image=path, word=word, seed=integer(seed, "Seed", 0, 2**31 - 1))
+
+
+# ---- forward ----------------------------------------------------------------------------------
+
+def forward_frames(diffusion: GaussianDiffusion, x0: torch.Tensor, seed: int) -> list[plots2d.Frame]:
+    """Run the Markov chain (Eq. 2) on every point; keep evenly noisy frames and a few full paths."""
+    keep = set(plots2d.noise_fraction_steps(diffusion.sqrt_one_minus_alphas_cumprod.numpy(), FRAMES))
+    paths = [x0[:PATHS].numpy()]
+    frames = [plots2d.Frame(0, x0.numpy(), [])]
+    for t, x_t in diffusion.q_chain(x0.double(), diffusion.num_timesteps, torch.Generator().manual_seed(seed)):
+        paths.append(x_t[:PATHS].numpy())
+        if t in keep:
+            frames.append(plots2d.Frame(t, x_t.numpy(), list(np.stack(paths, 1))))
+    return frames
+
+
+@user_errors
+def show_forward(name, image, word, points, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """The chosen shape's points diffusing from t = 0 to T, as an animation."""
+    shape = _shape(name, image, word, seed)
+    n = integer(points, "Number of points", 2, MAX_POINTS)
+    diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
+    frames = forward_frames(diffusion, shape.sample(n), shape.seed)
+    title = f"Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {diffusion.num_timesteps} times to {n:,} points"
+    return plots.as_plot(plots2d.cloud_animation(frames, title)), shape
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+def _train_config(steps, batch_size, lr, ema_decay, seed) -> Train2DConfig:
+    config = Train2DConfig(steps=integer(steps, "Steps", 1, MAX_TRAIN_STEPS),
+                           batch_size=integer(batch_size, "Batch size", 1, 8192), lr=number(lr, "Learning rate"),
+                           ema_decay=number(ema_decay, "EMA decay"), seed=integer(seed, "Seed", 0, 2**31 - 1))
+    config.check()
+    return config
+
+
+def _status(step: int, steps: int, loss: float, elapsed: float) -> str:
+    rate = step / elapsed if elapsed > 0 else 0.0
+    eta = (steps - step) / rate if rate > 0 else 0.0
+    return (f"**Training** step {step:,} / {steps:,} · loss {loss:.4f} · {rate:,.0f} steps/s · "
+            f"{elapsed:.1f} s elapsed · about {eta:.0f} s left")
+
+
+@user_errors
+def train(shape: Shape | None, steps, batch_size, lr, ema_decay, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """Stream the loss curve while the MLP trains; the session keeps the EMA model (also after Stop)."""
+    if shape is None:
+        raise ValueError("Choose a shape first.")
+    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    train_config = _train_config(steps, batch_size, lr, ema_decay, seed)
+    data = shape.sample(TRAIN_POINTS, seed_offset=1)
+    history_steps, losses, last_update = [], [], 0.0
+    for progress in train_2d(DenoiserMLP(), diffusion_for(config), data, train_config):
+        history_steps.append(progress.step)
+        losses.append(progress.loss)
+        done = progress.step == progress.steps
+        if done or time.perf_counter() - last_update > UPDATE_EVERY_S:
+            last_update = time.perf_counter()
+            status = _status(progress.step, progress.steps, progress.loss, progress.elapsed_s)
+            yield (plots.as_plot(plots2d.loss_figure(history_steps, losses)), status,
+                   Trained(progress.model, config, progress.step))
+
+
+# ---- reverse ----------------------------------------------------------------------------------
+
+def _score_field(model: torch.nn.Module, diffusion: GaussianDiffusion, t: int) -> np.ndarray:
+    """Arrows of the learned score ∇log p_t ≈ −ε̂/√(1−ᾱ_t) on a grid, scaled so the longest is 0.45."""
+    axis = torch.linspace(-3, 3, FIELD_GRID)
+    grid = torch.cartesian_prod(axis, axis)
+    index = torch.full((grid.shape[0],), max(t - 1, 0), dtype=torch.long)
+    with torch.no_grad():
+        score = -model(grid, index) / diffusion.sqrt_one_minus_alphas_cumprod[max(t - 1, 0)].float()
+    arrows = score * (0.45 / score.norm(dim=1).max().clamp_min(1e-8))
+    return torch.cat([grid, arrows], 1).numpy()
+
+
+def reverse_frames(trained: Trained, n: int, seed: int, field: bool, progress=None) -> list[plots2d.Frame]:
+    diffusion = diffusion_for(trained.config)
+    keep = set(plots2d.noise_fraction_steps(diffusion.sqrt_one_minus_alphas_cumprod.numpy(), FRAMES))
+    frames, paths = [], []
+    for t, x in reverse_2d(trained.model, diffusion, n, seed=seed):
+        paths.append(x[:PATHS].numpy())
+        if t in keep:
+            arrows = _score_field(trained.model, diffusion, t) if field else None
+            frames.append(plots2d.Frame(t, x.numpy(), list(np.stack(paths, 1)), arrows))
+        if progress is not None and t % 50 == 0:
+            progress(1 - t / diffusion.num_timesteps, desc=f"sampling, t = {t}")
+    return frames
+
+
+def fit_markdown(generated: torch.Tensor, shape: Shape) -> str:
+    """Sliced Wasserstein (and energy) distance to fresh data, beside the same between two true samples."""
+    real, other = shape.sample(METRIC_POINTS, seed_offset=2), shape.sample(METRIC_POINTS, seed_offset=3)
+    swd, floor = sliced_wasserstein(generated, real), sliced_wasserstein(other, real)
+    energy, energy_floor = energy_distance(generated, real), energy_distance(other, real)
+    ratio = swd / floor
+    verdict = "✅ within 2× of the noise floor" if ratio <= 2 else "⏳ train longer to get within 2× of the floor"
+    return ("| 2,000 points | sliced Wasserstein | energy distance |\n|---|---|---|\n"
+            f"| generated ↔ fresh data | {swd:.4f} | {energy:.5f} |\n"
+            f"| data ↔ fresh data (noise floor) | {floor:.4f} | {energy_floor:.5f} |\n"
+            f"| ratio | **{ratio:.2f}×** | {energy / max(energy_floor, 1e-12):.2f}× |\n\n{verdict}")
+
+
+@user_errors
+def sample(trained: Trained | None, shape: Shape | None, seed, field, progress=gr.Progress()):
+    """Sample 2,000 points from N(0, I) back to the shape (Algorithm 2) and score the fit."""
+    if trained is None or shape is None:
+        raise ValueError("Train the model first (press Train).")
+    frames = reverse_frames(trained, METRIC_POINTS, integer(seed, "Seed", 0, 2**31 - 1) + 7, bool(field), progress)
+    title = f"Reverse: p<sub>θ</sub>(x<sub>t−1</sub> | x<sub>t</sub>) from N(0, I), after {trained.steps:,} training steps"
+    figure = plots2d.cloud_animation(frames, title, colour=plots.ORANGE)
+    return plots.as_plot(figure), fit_markdown(torch.from_numpy(frames[-1].points), shape)
+
+
+def _shape_inputs_visibility(name):
+    return gr.Image(visible=name == "image"), gr.Textbox(visible=name == "text")
+
+
+# ---- layout -------------------------------------------------------------------------------------
+
+def build(demo: gr.Blocks) -> None:
+    """Lay out the 2-D lab inside `demo` and wire its events."""
+    shape_state, trained_state = gr.State(None), gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            shape = gr.Dropdown(SHAPE_CHOICES, value="two_moons", label="Shape", elem_id="lab-shape")
+            image = gr.Image(label="Your image: its dark pixels become points", type="filepath", visible=False,
+                             sources=["upload", "clipboard"], height=180, elem_id="lab-image")
+            word = gr.Textbox("DDPM", label="Your word", max_length=16, visible=False, elem_id="lab-word")
+            with gr.Row():
+                points = gr.Slider(500, MAX_POINTS, value=2000, step=100, label="Points", elem_id="lab-points")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="lab-seed")
+            controls = build_schedule_controls("lab")
+            with gr.Accordion("Training settings", open=False):
+                with gr.Row():
+                    steps = gr.Slider(100, 20_000, value=Train2DConfig.steps, step=100, label="Steps",
+                                      elem_id="lab-steps")
+                    batch = gr.Slider(64, 4096, value=Train2DConfig.batch_size, step=64, label="Batch size",
+                                      elem_id="lab-batch")
+                with gr.Row():
+                    lr = gr.Number(Train2DConfig.lr, label="Learning rate (cosine decay)", elem_id="lab-lr")
+                    ema = gr.Number(Train2DConfig.ema_decay, label="EMA decay", elem_id="lab-ema")
+            with gr.Row():
+                train_btn = gr.Button("Train", variant="primary", elem_id="lab-train")
+                stop_btn = gr.Button("Stop", elem_id="lab-stop")
+                sample_btn = gr.Button("Sample again", elem_id="lab-sample")
+            field = gr.Checkbox(False, label="Show the learned score field −ε̂/√(1−ᾱ_t)", elem_id="lab-field")
+            status = gr.Markdown("Press **Train**: a 100k-parameter MLP learns ε in about half a minute.",
+                                 label="training status", elem_id="lab-status")
+            loss_plot = gr.Plot(label="Training loss", show_label=False, elem_id="lab-loss")
+        with gr.Column(scale=3, min_width=420):
+            forward_plot = gr.Plot(label="Forward process", show_label=False, elem_id="lab-forward")
+            reverse_plot = gr.Plot(label="Reverse process", show_label=False, elem_id="lab-reverse")
+            fit = gr.Markdown(label="fit", elem_id="lab-fit")
+
+    shape_inputs = [shape, image, word, points, seed, *controls.inputs]
+    forward = dict(fn=show_forward, inputs=shape_inputs, outputs=[forward_plot, shape_state], preprocess=False,
+                   trigger_mode="always_last", show_progress="minimal")
+    gr.on([shape.change, image.change, word.submit, points.release, seed.submit, *(c.change for c in controls.inputs)],
+          **forward, api_visibility="private")
+    demo.load(**forward, api_name="lab_forward")
+    shape.change(_shape_inputs_visibility, shape, [image, word], api_visibility="private", show_progress="hidden")
+
+    sample_inputs = [trained_state, shape_state, seed, field]
+    sample_outputs = [reverse_plot, fit]
+    training = train_btn.click(train, [shape_state, steps, batch, lr, ema, seed, *controls.inputs],
+                               [loss_plot, status, trained_state], preprocess=False, concurrency_id="lab_train",
+                               concurrency_limit=2, show_progress_on=[status], api_name="lab_train")
+    training.success(sample, sample_inputs, sample_outputs, preprocess=False, api_visibility="private")
+    stop_btn.click(None, cancels=[training]).then(sample, sample_inputs, sample_outputs, preprocess=False,
+                                                  api_visibility="private")
+    sample_btn.click(sample, sample_inputs, sample_outputs, preprocess=False, api_name="lab_sample")

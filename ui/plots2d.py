@@ -1,0 +1,153 @@
+"""Plotly figures of the 2-D lab: an animated point cloud with marginals, N(0, I) contours, paths.
+
+Gradio's plot component draws `data` and `layout` only (no registered frames), so the animation
+carries its frames inside the layout's slider steps and Play button as frame objects, which
+`Plotly.animate` accepts directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ui.plots import AXIS, BLUE, FONT, GREEN, ORANGE, VERMILLION, standard_normal_pdf
+
+LIMIT = 4.0          # the view is [−4, 4]²: unit-scale data and N(0, I) fit inside
+MARGINAL_BINS = 48
+CONTOUR_RADII = (1.0, 2.0, 3.0)
+
+
+@dataclass
+class Frame:
+    """One animation frame: the cloud at paper step t, and the paths drawn up to it."""
+
+    t: int
+    points: np.ndarray               # (n, 2)
+    paths: list[np.ndarray]          # each (k, 2), the particle's positions so far
+    field: np.ndarray | None = None  # (m, 4) arrows x, y, dx, dy, or None
+
+
+def _round(a: np.ndarray, places: int = 3) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), places).tolist()
+
+
+def _marginal(values: np.ndarray) -> tuple[list, list]:
+    edges = np.linspace(-LIMIT, LIMIT, MARGINAL_BINS + 1)
+    counts, _ = np.histogram(np.clip(values, -LIMIT, LIMIT), bins=edges)
+    density = counts / max(values.size, 1) / (edges[1] - edges[0])
+    return _round((edges[:-1] + edges[1:]) / 2), _round(density, 4)
+
+
+def _joined(segments: list[np.ndarray]) -> tuple[list, list]:
+    """Several polylines as one trace: coordinates separated by None."""
+    xs, ys = [], []
+    for segment in segments:
+        xs += _round(segment[:, 0]) + [None]
+        ys += _round(segment[:, 1]) + [None]
+    return xs, ys
+
+
+def _arrows(field: np.ndarray | None) -> tuple[list, list]:
+    if field is None or len(field) == 0:
+        return [], []
+    starts, ends = field[:, :2], field[:, :2] + field[:, 2:]
+    return _joined([np.stack([s, e]) for s, e in zip(starts, ends)])
+
+
+def _frame_traces(frame: Frame, colour: str) -> list[dict]:
+    """The traces that move: cloud, top and right marginals, paths, score arrows (indices 0–4)."""
+    top_x, top_y = _marginal(frame.points[:, 0])
+    right_y, right_x = _marginal(frame.points[:, 1])
+    path_x, path_y = _joined(frame.paths)
+    arrow_x, arrow_y = _arrows(frame.field)
+    return [
+        {"type": "scatter", "mode": "markers", "x": _round(frame.points[:, 0]), "y": _round(frame.points[:, 1]),
+         "marker": {"size": 3.5, "color": colour, "opacity": 0.55}, "name": "points", "hoverinfo": "skip"},
+        {"type": "bar", "x": top_x, "y": top_y, "xaxis": "x", "yaxis": "y2", "marker": {"color": colour},
+         "name": "marginal of x₁", "showlegend": False, "hoverinfo": "skip"},
+        {"type": "bar", "x": right_x, "y": right_y, "xaxis": "x2", "yaxis": "y", "orientation": "h",
+         "marker": {"color": colour}, "name": "marginal of x₂", "showlegend": False, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "name": "a few particles' paths",
+         "line": {"color": "#222", "width": 1.2}, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "lines", "x": arrow_x, "y": arrow_y, "name": "score −ε̂/√(1−ᾱ_t)",
+         "line": {"color": GREEN, "width": 1.5}, "hoverinfo": "skip", "visible": bool(arrow_x)},
+    ]
+
+
+def _static_traces() -> list[dict]:
+    """N(0, I): contour circles at radius 1, 2, 3 and the N(0, 1) density on both marginals."""
+    angle = np.linspace(0, 2 * np.pi, 121)
+    circles = [np.stack([r * np.cos(angle), r * np.sin(angle)], 1) for r in CONTOUR_RADII]
+    cx, cy = _joined(circles)
+    grid = np.linspace(-LIMIT, LIMIT, 121)
+    pdf = _round(standard_normal_pdf(grid), 4)
+    style = {"color": VERMILLION, "width": 2, "dash": "dash"}
+    return [
+        {"type": "scatter", "mode": "lines", "x": cx, "y": cy, "name": "N(0, I) at 1, 2, 3 σ", "line": style,
+         "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "lines", "x": _round(grid), "y": pdf, "xaxis": "x", "yaxis": "y2",
+         "line": style, "showlegend": False, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "lines", "x": pdf, "y": _round(grid), "xaxis": "x2", "yaxis": "y",
+         "line": style, "showlegend": False, "hoverinfo": "skip"},
+    ]
+
+
+def _animate_args(frames: list[dict], duration: int) -> list:
+    return [frames, {"mode": "immediate", "fromcurrent": False, "frame": {"duration": duration, "redraw": True},
+                     "transition": {"duration": 0}}]
+
+
+def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height: int = 620) -> dict:
+    """An animated figure of `frames` with a t slider and Play / Pause; it opens on the last frame."""
+    moving = [{"name": str(f.t), "data": _frame_traces(f, colour), "traces": [0, 1, 2, 3, 4]} for f in frames]
+    steps = [{"method": "animate", "label": str(f.t), "args": _animate_args([m], 0)} for f, m in zip(frames, moving)]
+    axis = {**AXIS, "range": [-LIMIT, LIMIT], "zeroline": False}
+    layout = {
+        "title": {"text": title, "x": 0.01, "font": {"size": 16}}, "height": height, "font": FONT,
+        "margin": {"l": 50, "r": 10, "t": 60, "b": 40}, "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "showlegend": True, "legend": {"x": 0.0, "y": -0.16, "orientation": "h"}, "bargap": 0,
+        "xaxis": {**axis, "domain": [0, 0.8], "anchor": "y", "title": {"text": "x₁"}},
+        "yaxis": {**axis, "domain": [0, 0.8], "anchor": "x", "title": {"text": "x₂"}, "scaleanchor": "x"},
+        "xaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "y", "showticklabels": False, "rangemode": "tozero"},
+        "yaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "x", "showticklabels": False, "rangemode": "tozero"},
+        "sliders": [{"active": len(frames) - 1, "steps": steps, "x": 0.08, "len": 0.92, "y": -0.02,
+                     "currentvalue": {"prefix": "t = ", "font": {"size": 16}}, "pad": {"t": 40}}],
+        "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
+                         "yanchor": "top", "pad": {"t": 40, "r": 10}, "showactive": False, "buttons": [
+                             {"label": "▶ Play", "method": "animate", "args": _animate_args(moving, 120)},
+                             {"label": "❚❚ Pause", "method": "animate", "args": [[None], {
+                                 "mode": "immediate", "frame": {"duration": 0, "redraw": False},
+                                 "transition": {"duration": 0}}]}]}],
+    }
+    return {"data": moving[-1]["data"] + _static_traces(), "layout": layout}
+
+
+def loss_figure(steps: list[int], losses: list[float], smoothing: float = 0.98) -> dict:
+    """Training loss per step, raw and exponentially smoothed (bias-corrected, as TensorBoard does)."""
+    smooth, average = [], 0.0
+    for i, value in enumerate(losses):
+        average = smoothing * average + (1 - smoothing) * value
+        smooth.append(average / (1 - smoothing ** (i + 1)))
+    every = max(1, len(steps) // 1500)  # keep the page light on long runs
+    return {
+        "data": [{"type": "scatter", "mode": "lines", "x": steps[::every], "y": _round(losses[::every], 5),
+                  "name": "loss", "line": {"color": "#9ecae1", "width": 1}},
+                 {"type": "scatter", "mode": "lines", "x": steps[::every], "y": _round(smooth[::every], 5),
+                  "name": "smoothed", "line": {"color": ORANGE, "width": 3}}],
+        "layout": {"height": 300, "font": FONT, "margin": {"l": 54, "r": 10, "t": 40, "b": 44},
+                   "plot_bgcolor": "white", "paper_bgcolor": "white", "legend": {"x": 0.7, "y": 0.98},
+                   "title": {"text": "L<sub>simple</sub> = ‖ε − ε<sub>θ</sub>(x<sub>t</sub>, t)‖²", "x": 0.02},
+                   "xaxis": {**AXIS, "title": {"text": "step"}},
+                   "yaxis": {**AXIS, "title": {"text": "loss"}, "type": "log"}},
+    }
+
+
+def noise_fraction_steps(sqrt_one_minus_abar: np.ndarray, count: int) -> list[int]:
+    """Paper steps 0..T whose noise fraction √(1−ᾱ_t) is evenly spaced: the animation looks even."""
+    T = len(sqrt_one_minus_abar)
+    levels = np.linspace(0, float(sqrt_one_minus_abar[-1]), count)
+    steps = np.searchsorted(sqrt_one_minus_abar, levels) + 1  # index i ↔ step i + 1
+    steps[0] = 0
+    return sorted(set(int(min(s, T)) for s in steps) | {T})
+

@@ -12,6 +12,7 @@ import gradio as gr
 
 from ddpm_core.images import MAX_FILE_BYTES
 from ui import forward_tab, lab2d_tab
+from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
 INTRO = ("Denoising diffusion, one equation at a time. The forward process $q(x_t \\mid x_0)$ adds Gaussian "
@@ -36,7 +37,7 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict:
     """What `python app.py` passes to launch(); tests and benches launch the app the same way."""
-    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS)
+    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ddpm_core.config import DiffusionConfig
-from ddpm_core.data2d import MAX_POINTS, SHAPES, sample_2d
+from ddpm_core.data2d import SHAPES, sample_2d
 from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.distances import energy_distance, sliced_wasserstein
 from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, reverse_2d, train_2d
@@ -25,8 +25,10 @@ SHAPE_CHOICES = [("two moons", "two_moons"), ("swiss roll", "swiss_roll"), ("cir
 assert {value for _, value in SHAPE_CHOICES} == set(SHAPES) | {"image", "text"}
 TRAIN_POINTS = 20_000   # the training set; the animation shows the chosen number of points
 METRIC_POINTS = 2_000   # the fit metric compares 2,000 generated with 2,000 fresh true points
-FRAMES = 25
-PATHS = 8
+MAX_SHOWN = 5_000       # points in an animation: each frame carries them all to the page
+FRAMES = 21
+PATHS = 5
+PATH_POINTS = 120       # each drawn path keeps at most this many of its T positions
 FIELD_GRID = 15
 UPDATE_EVERY_S = 0.3
 
@@ -60,13 +62,19 @@ def _shape(name, image, word, seed) -> Shape:
 
 # ---- forward ----------------------------------------------------------------------------------
 
+def _path_stride(diffusion: GaussianDiffusion) -> int:
+    return max(1, diffusion.num_timesteps // PATH_POINTS)
+
+
 def forward_frames(diffusion: GaussianDiffusion, x0: torch.Tensor, seed: int) -> list[plots2d.Frame]:
-    """Run the Markov chain (Eq. 2) on every point; keep evenly noisy frames and a few full paths."""
+    """Run the Markov chain (Eq. 2) on every point; keep evenly noisy frames and a few particles' paths."""
     keep = set(plots2d.noise_fraction_steps(diffusion.sqrt_one_minus_alphas_cumprod.numpy(), FRAMES))
+    stride = _path_stride(diffusion)
     paths = [x0[:PATHS].numpy()]
     frames = [plots2d.Frame(0, x0.numpy(), [])]
     for t, x_t in diffusion.q_chain(x0.double(), diffusion.num_timesteps, torch.Generator().manual_seed(seed)):
-        paths.append(x_t[:PATHS].numpy())
+        if t % stride == 0 or t in keep:
+            paths.append(x_t[:PATHS].numpy())
         if t in keep:
             frames.append(plots2d.Frame(t, x_t.numpy(), list(np.stack(paths, 1))))
     return frames
@@ -76,7 +84,7 @@ def forward_frames(diffusion: GaussianDiffusion, x0: torch.Tensor, seed: int) ->
 def show_forward(name, image, word, points, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
     """The chosen shape's points diffusing from t = 0 to T, as an animation."""
     shape = _shape(name, image, word, seed)
-    n = integer(points, "Number of points", 2, MAX_POINTS)
+    n = integer(points, "Number of points", 2, MAX_SHOWN)
     diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
     frames = forward_frames(diffusion, shape.sample(n), shape.seed)
     title = f"Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {diffusion.num_timesteps} times to {n:,} points"
@@ -136,9 +144,10 @@ def _score_field(model: torch.nn.Module, diffusion: GaussianDiffusion, t: int) -
 def reverse_frames(trained: Trained, n: int, seed: int, field: bool, progress=None) -> list[plots2d.Frame]:
     diffusion = diffusion_for(trained.config)
     keep = set(plots2d.noise_fraction_steps(diffusion.sqrt_one_minus_alphas_cumprod.numpy(), FRAMES))
-    frames, paths = [], []
+    frames, paths, stride = [], [], _path_stride(diffusion)
     for t, x in reverse_2d(trained.model, diffusion, n, seed=seed):
-        paths.append(x[:PATHS].numpy())
+        if t % stride == 0 or t in keep:
+            paths.append(x[:PATHS].numpy())
         if t in keep:
             arrows = _score_field(trained.model, diffusion, t) if field else None
             frames.append(plots2d.Frame(t, x.numpy(), list(np.stack(paths, 1)), arrows))
@@ -187,7 +196,7 @@ def build(demo: gr.Blocks) -> None:
                              sources=["upload", "clipboard"], height=180, elem_id="lab-image")
             word = gr.Textbox("DDPM", label="Your word", max_length=16, visible=False, elem_id="lab-word")
             with gr.Row():
-                points = gr.Slider(500, MAX_POINTS, value=2000, step=100, label="Points", elem_id="lab-points")
+                points = gr.Slider(500, MAX_SHOWN, value=2000, step=100, label="Points", elem_id="lab-points")
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="lab-seed")
             controls = build_schedule_controls("lab")
             with gr.Accordion("Training settings", open=False):

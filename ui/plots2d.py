@@ -1,8 +1,9 @@
 """Plotly figures of the 2-D lab: an animated point cloud with marginals, N(0, I) contours, paths.
 
-Gradio's plot component draws `data` and `layout` only (no registered frames), so the animation
-carries its frames inside the layout's slider steps and Play button as frame objects, which
-`Plotly.animate` accepts directly.
+Gradio's plot component passes plotly.js only `data` and `layout`, so an animation carries its
+frames in `layout.meta.frames`; `REGISTER_FRAMES_JS`, run once on page load, adds them to each plot
+with `Plotly.addFrames`. The slider steps and the Play button then refer to frames by name, so the
+slider follows playback and every frame crosses the network once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class Frame:
     field: np.ndarray | None = None  # (m, 4) arrows x, y, dx, dy, or None
 
 
-def _round(a: np.ndarray, places: int = 3) -> list:
+def _round(a: np.ndarray, places: int = 2) -> list:
+    """Coordinates to 2 decimals: 0.01 is under a pixel on the ±4 view, and halves the page's JSON."""
     return np.round(np.asarray(a, dtype=np.float64), places).tolist()
 
 
@@ -69,7 +71,7 @@ def _frame_traces(frame: Frame, colour: str) -> list[dict]:
         {"type": "bar", "x": right_x, "y": right_y, "xaxis": "x2", "yaxis": "y", "orientation": "h",
          "marker": {"color": colour}, "name": "marginal of x₂", "showlegend": False, "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "name": "a few particles' paths",
-         "line": {"color": "#222", "width": 1.2}, "hoverinfo": "skip"},
+         "line": {"color": "#222", "width": 1}, "opacity": 0.75, "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": arrow_x, "y": arrow_y, "name": "score −ε̂/√(1−ᾱ_t)",
          "line": {"color": GREEN, "width": 1.5}, "hoverinfo": "skip", "visible": bool(arrow_x)},
     ]
@@ -93,29 +95,49 @@ def _static_traces() -> list[dict]:
     ]
 
 
-def _animate_args(frames: list[dict], duration: int) -> list:
-    return [frames, {"mode": "immediate", "fromcurrent": False, "frame": {"duration": duration, "redraw": True},
-                     "transition": {"duration": 0}}]
+REGISTER_FRAMES_JS = """
+() => {
+  const register = (gd) => {
+    const frames = gd.layout && gd.layout.meta && gd.layout.meta.frames;
+    if (!frames || gd._registeredFrames === frames || !window.Plotly) return;
+    gd._registeredFrames = frames;
+    window.Plotly.deleteFrames(gd).then(() => window.Plotly.addFrames(gd, frames));
+  };
+  const scan = () => document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
+    register(gd);
+    if (!gd._framesHooked && gd.on) { gd._framesHooked = true; gd.on('plotly_afterplot', () => register(gd)); }
+  });
+  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
+  scan();
+}
+"""
 
 
-def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height: int = 620) -> dict:
+def _animate_args(names: list[str] | None, duration: int) -> list:
+    return [names, {"mode": "immediate", "fromcurrent": names is None, "transition": {"duration": 0},
+                    "frame": {"duration": duration, "redraw": True}}]
+
+
+def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height: int = 700) -> dict:
     """An animated figure of `frames` with a t slider and Play / Pause; it opens on the last frame."""
     moving = [{"name": str(f.t), "data": _frame_traces(f, colour), "traces": [0, 1, 2, 3, 4]} for f in frames]
-    steps = [{"method": "animate", "label": str(f.t), "args": _animate_args([m], 0)} for f, m in zip(frames, moving)]
+    steps = [{"method": "animate", "label": str(f.t), "args": _animate_args([str(f.t)], 0)} for f in frames]
     axis = {**AXIS, "range": [-LIMIT, LIMIT], "zeroline": False}
     layout = {
         "title": {"text": title, "x": 0.01, "font": {"size": 16}}, "height": height, "font": FONT,
-        "margin": {"l": 50, "r": 10, "t": 60, "b": 40}, "plot_bgcolor": "white", "paper_bgcolor": "white",
-        "showlegend": True, "legend": {"x": 0.0, "y": -0.16, "orientation": "h"}, "bargap": 0,
+        "margin": {"l": 50, "r": 10, "t": 60, "b": 150}, "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "showlegend": True, "legend": {"x": 0.0, "y": -0.32, "yanchor": "top", "orientation": "h"}, "bargap": 0,
         "xaxis": {**axis, "domain": [0, 0.8], "anchor": "y", "title": {"text": "x₁"}},
+        # Equal scales keep N(0, I)'s circles round; plotly widens the x range to fit the panel.
         "yaxis": {**axis, "domain": [0, 0.8], "anchor": "x", "title": {"text": "x₂"}, "scaleanchor": "x"},
         "xaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "y", "showticklabels": False, "rangemode": "tozero"},
         "yaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "x", "showticklabels": False, "rangemode": "tozero"},
+        "meta": {"frames": moving},
         "sliders": [{"active": len(frames) - 1, "steps": steps, "x": 0.08, "len": 0.92, "y": -0.02,
                      "currentvalue": {"prefix": "t = ", "font": {"size": 16}}, "pad": {"t": 40}}],
         "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
                          "yanchor": "top", "pad": {"t": 40, "r": 10}, "showactive": False, "buttons": [
-                             {"label": "▶ Play", "method": "animate", "args": _animate_args(moving, 120)},
+                             {"label": "▶ Play", "method": "animate", "args": _animate_args(None, 150)},
                              {"label": "❚❚ Pause", "method": "animate", "args": [[None], {
                                  "mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                  "transition": {"duration": 0}}]}]}],

@@ -37,7 +37,10 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict:
     """What `python app.py` passes to launch(); tests and benches launch the app the same way."""
-    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS)
+    # run_history=False: Gradio would otherwise rewrite every slider event's outputs into localStorage,
+    # tripling slider → image latency (measured by bench/bench_forward_browser.py).
+    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS,
+                run_history=False)
 
 
 if __name__ == "__main__":

@@ -185,8 +185,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=25, help="server-path samples (default 25)")
     parser.add_argument("--scrub-seconds", type=float, default=3.0, help="rAF scrub duration per run")
-    parser.add_argument("--run-history", choices=("app", "off"), default="app",
-                        help="what-if: 'off' launches with run_history=False instead of the app's setting")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -201,9 +199,6 @@ def main() -> int:
     demo = build_app()
     demo.queue(default_concurrency_limit=4)
     options = launch_options()
-    if args.run_history == "off":
-        options["run_history"] = False
-        print("WHAT-IF RUN: launched with run_history=False (not the app's own launch options)\n")
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, **options)
     started = time.perf_counter()

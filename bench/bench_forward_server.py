@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import os
 import platform
 import shutil
@@ -38,8 +37,8 @@ import torch  # noqa: E402
 
 from ddpm_core.images import load_image, to_uint8  # noqa: E402
 from ui import forward_tab, plots  # noqa: E402
-from ui.forward_tab import (ForwardImage, diffusion_for, make_noise, parse_config,  # noqa: E402
-                            render_t, x_t_of)
+from ui.forward_tab import (ForwardImage, diffusion_for, images_at_t, make_noise,  # noqa: E402
+                            parse_config, views_at_t, x_t_of)
 
 TARGET_MS = 10.0
 ASTRONAUT = str(ROOT / "assets" / "astronaut.jpg")
@@ -90,8 +89,8 @@ def main() -> int:
 
     print("DDPM Explorer: server-side cost of a t-slider update (bench/bench_forward_server.py)")
     print("machine:", machine())
-    print(f"image: assets/astronaut.jpg via load_image(path, res), RGB; noise make_noise(seed=0); "
-          f"schedule linear T=1000 (β 1e-4..0.02, rescale); t drawn uniformly from 1..1000")
+    print("image: assets/astronaut.jpg via load_image(path, res), RGB; noise make_noise(seed=0); "
+          "schedule linear T=1000 (β 1e-4..0.02, rescale); t drawn uniformly from 1..1000")
     print(f"iterations: {n_fast} for (a)-(c), {n_ref} per format for (d), {n_cb} for (e)-(f); "
           "timer time.perf_counter; ms\n")
 
@@ -106,10 +105,10 @@ def main() -> int:
         ("c", "compute + uint8 + gr.Image(format='jpeg').postprocess   <- slider update"),
         ("d-png", "compute + uint8 + gr.Image(format='png').postprocess"),
         ("d-webp", "compute + uint8 + gr.Image(format='webp').postprocess (Gradio default)"),
-        ("e", "render_t(...) whole callback, compare='cosine' (app default)"),
-        ("e-none", "render_t(...) whole callback, compare='none'"),
-        ("f", "render_t + Gradio postprocess_data of its 6 outputs (cosine)"),
-        ("x-ctor", "  in (e): gr.Image(arr, label=...) for x_t_b (WebP encode)"),
+        ("e-img", "images_at_t(...) server mode: x_t for both schedules (cosine)"),
+        ("e", "views_at_t(...) whole callback, compare='cosine' (app default)"),
+        ("e-none", "views_at_t(...) whole callback, compare='none'"),
+        ("f", "views_at_t + Gradio postprocess_data of its 4 outputs (cosine)"),
         ("x-sched", "  in (e): schedule plot, 2 schedules (incl. as_plot)"),
         ("x-hist", "  in (e): histogram plot (incl. as_plot)"),
         ("x-json", "  in (f): gr.Plot().postprocess(schedule plot)"),
@@ -143,43 +142,35 @@ def main() -> int:
                 os.path.getsize(encoded(component, int(t)).path) for t in ts_ref[:20]) / 1024
 
         cb_args = lambda compare: (compare, *SCHED)  # noqa: E731
-        results[(res, "e")] = timed(lambda t: render_t(image, t, *cb_args("cosine")), ts_cb, warmup=3)
-        results[(res, "e-none")] = timed(lambda t: render_t(image, t, *cb_args("none")), ts_cb, warmup=3)
+        results[(res, "e-img")] = timed(lambda t: images_at_t(image, t, "cosine", False, *SCHED), ts_cb, warmup=3)
+        results[(res, "e")] = timed(lambda t: views_at_t(image, t, *cb_args("cosine")), ts_cb, warmup=3)
+        results[(res, "e-none")] = timed(lambda t: views_at_t(image, t, *cb_args("none")), ts_cb, warmup=3)
 
         state = SessionState(demo)
         payload_kb = []
 
         def full(t):
-            predictions = render_t(image, t, *cb_args("cosine"))
+            predictions = views_at_t(image, t, *cb_args("cosine"))
             out = loop.run_until_complete(demo.postprocess_data(block_fn, list(predictions), state))
             payload_kb.append(len(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)) / 1024)
 
         results[(res, "f")] = timed(full, ts_cb, warmup=3)
         sizes[(res, "f")] = statistics.median(payload_kb)
 
-        # Breakdown of (e)/(f). The plots API is being reworked, so each piece is optional.
+        # Breakdown of (e)/(f).
         cosine_cfg = parse_config("cosine", 1000, 1e-4, 0.02, True, 0.008)
         cosine = diffusion_for(cosine_cfg)
-        arr = to_uint8(x_t_of(image, cosine, 500))
-        outputs = render_t(image, 500, *cb_args("cosine"))
-        if isinstance(outputs[1], gr.Image):
-            results[(res, "x-ctor")] = timed(lambda t: gr.Image(arr, label=f"x_{t} under the cosine schedule"),
-                                             ts_cb, warmup=2)
+        outputs = views_at_t(image, 500, *cb_args("cosine"))
         curves = [("linear", diffusion), ("cosine", cosine)]
-        params = inspect.signature(plots.schedule_figure).parameters
-        if "base" in params and hasattr(forward_tab, "schedule_curves"):  # cached curves + markers per t
-            configs = (parse_config(*SCHED), cosine_cfg)
-            sched = lambda t: plots.schedule_figure(forward_tab.schedule_curves(configs), curves, t)  # noqa: E731
-        else:
-            sched = lambda t: plots.schedule_figure(curves, t)  # noqa: E731
-        wrap = getattr(plots, "as_plot", lambda figure: figure)  # as render_t returns it (JSON text, if so)
-        optional(results, (res, "x-sched"), lambda: timed(lambda t: wrap(sched(t)), ts_cb, warmup=2))
+        configs = (parse_config(*SCHED), cosine_cfg)
+        sched = lambda t: plots.schedule_figure(forward_tab.schedule_curves(configs), curves, t)  # noqa: E731
+        optional(results, (res, "x-sched"), lambda: timed(lambda t: plots.as_plot(sched(t)), ts_cb, warmup=2))
         x_np = x_t_of(image, diffusion, 500).numpy()
         optional(results, (res, "x-hist"),
-                 lambda: timed(lambda t: wrap(plots.histogram_figure(x_np, t)), ts_cb, warmup=2))
+                 lambda: timed(lambda t: plots.as_plot(plots.histogram_figure(x_np, t)), ts_cb, warmup=2))
         plot = gr.Plot()
         optional(results, (res, "x-json"),
-                 lambda: timed(lambda t: plot.postprocess(outputs[2]), ts_cb, warmup=2))
+                 lambda: timed(lambda t: plot.postprocess(outputs[0]), ts_cb, warmup=2))
 
     loop.close()
 

@@ -19,7 +19,6 @@ import math
 import re
 
 import numpy as np
-import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -29,7 +28,7 @@ from conftest import ASSETS
 expect.set_options(timeout=15_000)
 
 SCRUB = "#fwd-scrub [data-loaded]"  # the gr.HTML root element the scrub JS writes data-* onto
-CAPTION = "#fwd-scrub .scrub-caption"
+CAPTION = "#fwd-scrub .scrub-a figcaption"
 T_RANGE = "#fwd-t input[type=range]"
 
 
@@ -58,7 +57,7 @@ def open_forward_tab(page: Page, app_url: str) -> None:
 
 def canvas_rgb(page: Page) -> np.ndarray:
     """The scrub canvas's pixels as an (H, W, 3) uint8 array (PNG export is lossless, alpha is 255)."""
-    url = page.locator("#fwd-scrub canvas.scrub-canvas").evaluate("c => c.toDataURL('image/png')")
+    url = page.locator("#fwd-scrub .scrub-a canvas").evaluate("c => c.toDataURL('image/png')")
     data = base64.b64decode(url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -103,8 +102,12 @@ def test_page_load_draws_default_image_in_canvas(page: Page, app_url):
     open_forward_tab(page, app_url)
     scrub = page.locator(SCRUB)
     expect(scrub).to_have_attribute("data-t", "250")
-    expect(page.locator("#fwd-scrub canvas.scrub-canvas")).to_have_attribute("width", "256")
-    expect(page.locator(CAPTION)).to_contain_text(re.compile(r"x_250\s+\(composed in your browser, [\d.]+ ms\)"))
+    expect(page.locator("#fwd-scrub .scrub-a canvas")).to_have_attribute("width", "256")
+    expect(page.locator(CAPTION)).to_contain_text(re.compile(r"x_250\s+\(linear, composed in your browser, [\d.]+ ms\)"))
+    # The comparison schedule (cosine by default) is composed on a second canvas beside it.
+    expect(page.locator("#fwd-scrub .scrub-b")).to_be_visible()
+    expect(page.locator("#fwd-scrub .scrub-b figcaption")).to_have_text("x_250 (cosine)")
+    expect(page.locator("#fwd-xt-b")).to_be_hidden()
     expect(page.locator("#fwd-t input[type=number]")).to_have_value("250")
     expect(page.locator("#fwd-xt")).to_be_hidden()  # browser mode is on: no server x_t image
     pixels = canvas_rgb(page)

@@ -153,44 +153,59 @@ def new_noise(image: ForwardImage | None):
     return ForwardImage(x0=image.x0, eps=make_noise(image.x0.shape, seed), seed=seed), seed
 
 
-def _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
-    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-    diffusion = diffusion_for(config)
-    t = _check_t(t, diffusion)
+def _curves_at(t, compare, *schedule):
+    """Parse the controls: (t, [(name, diffusion)] for the schedule and the comparison, their configs)."""
+    config = parse_config(*schedule)
     other = comparison_config(config, compare)
     configs = (config, other) if other else (config,)
     curves = [(c.schedule, diffusion_for(c)) for c in configs]
+    return _check_t(t, curves[0][1]), curves, configs
+
+
+def _images(image, t, curves, browser):
+    """x_t, and x_t under the comparison schedule, as server images; skipped while the page composes them."""
+    if browser:
+        return gr.skip(), gr.skip()
+    x_t = None if image is None else to_uint8(x_t_of(image, curves[0][1], t))
+    other = curves[1] if len(curves) > 1 else None
+    x_t_b = None if image is None or other is None else to_uint8(x_t_of(image, other[1], t))
+    # gr.update, not gr.Image(value=...): a component built with a value encodes it on the spot.
+    label = f"x_{t} under the {other[0]} schedule" if other else "no comparison schedule"
+    return x_t, gr.update(value=x_t_b, label=label)
+
+
+def _views(image, t, curves, configs):
+    """The schedule plot with its markers, the histogram, the equation and the statistics at t."""
+    diffusion = curves[0][1]
     x_t = x_t_of(image, diffusion, t) if image is not None else None
-    x_t_b = x_t_of(image, curves[1][1], t) if image is not None and other else None
-    return {
-        "config": config, "diffusion": diffusion, "t": t,
-        "x_t": None if x_t is None else to_uint8(x_t),
-        # gr.update, not gr.Image(value=...): a component built with a value encodes it on the spot.
-        "x_t_b": gr.update(value=None if x_t_b is None else to_uint8(x_t_b),
-                           label=f"x_{t} under the {other.schedule} schedule" if other else "no comparison schedule"),
-        "schedule_plot": plots.as_plot(plots.schedule_figure(schedule_curves(configs), curves, t)),
-        "histogram": None if x_t is None else plots.as_plot(plots.histogram_figure(x_t.numpy(), t)),
-        "equation": equation_markdown(diffusion, t),
-        "stats": stats_markdown(image, diffusion, t, x_t),
-    }
+    histogram = None if x_t is None else plots.as_plot(plots.histogram_figure(x_t.numpy(), t))
+    return (plots.as_plot(plots.schedule_figure(schedule_curves(configs), curves, t)), histogram,
+            equation_markdown(diffusion, t), stats_markdown(image, diffusion, t, x_t))
 
 
 @user_errors
-def render_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
-    """Everything that moves with t: x_t, plots' markers, histogram, equation, statistics."""
-    v = _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-    return v["x_t"], v["x_t_b"], v["schedule_plot"], v["histogram"], v["equation"], v["stats"]
+def images_at_t(image, t, compare, browser, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """Server-rendered x_t for both schedules (only when the browser does not compose them)."""
+    t, curves, _ = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    return _images(image, t, curves, browser)
 
 
 @user_errors
-def render_all(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
-    """render_t plus what depends on image, seed and schedule only: strip, scrub data, warning."""
-    v = _views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-    diffusion = v["diffusion"]
+def views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """Everything else that moves with t: plot markers, histogram, equation, statistics."""
+    t, curves, configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    return _views(image, t, curves, configs)
+
+
+@user_errors
+def render_all(image, t, compare, browser, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+    """The whole tab: the views at t plus what depends on image, seed and schedule (strip, scrub data, warning)."""
+    t, curves, configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    diffusion = curves[0][1]
     strip = strip_frames(image, diffusion) if image is not None else []
-    payload = scrub.scrub_payload(image.x0_uint8, image.eps, diffusion.alphas_cumprod, v["t"]) if image else None
-    return (v["x_t"], v["x_t_b"], v["schedule_plot"], v["histogram"], v["equation"], v["stats"],
-            strip, payload, terminal_markdown(diffusion))
+    payload = None if image is None else scrub.scrub_payload(image.x0_uint8, image.eps, t, curves)
+    return (*_images(image, t, curves, browser), *_views(image, t, curves, configs), strip, payload,
+            terminal_markdown(diffusion))
 
 
 @user_errors
@@ -246,7 +261,7 @@ def on_timesteps_change(timesteps, t):
 
 
 def on_mode_change(browser: bool):
-    return gr.HTML(visible=browser), gr.Image(visible=not browser)
+    return gr.HTML(visible=browser), gr.Image(visible=not browser), gr.Image(visible=not browser)
 
 
 # ---- layout ------------------------------------------------------------------------------------
@@ -273,14 +288,13 @@ def build(demo: gr.Blocks) -> None:
                                        elem_id="fwd-browser")
         with gr.Column(scale=3, min_width=420):
             t = gr.Slider(0, 1000, value=250, step=1, label="t (0 = clean image, T = pure noise)", elem_id="fwd-t")
+            scrub_view = gr.HTML(None, html_template=scrub.HTML_TEMPLATE, css_template=scrub.CSS_TEMPLATE,
+                                 js_on_load=scrub.JS_ON_LOAD, elem_id="fwd-scrub")
             with gr.Row():
-                with gr.Column(min_width=200):
-                    scrub_view = gr.HTML(None, html_template=scrub.HTML_TEMPLATE, css_template=scrub.CSS_TEMPLATE,
-                                         js_on_load=scrub.JS_ON_LOAD, elem_id="fwd-scrub")
-                    x_t_img = gr.Image(label="x_t (server)", format="jpeg", interactive=False, visible=False,
-                                       buttons=["download"], elem_id="fwd-xt")
+                x_t_img = gr.Image(label="x_t (server)", format="jpeg", interactive=False, visible=False,
+                                   buttons=["download"], elem_id="fwd-xt")
                 x_t_b_img = gr.Image(label="x_t under the comparison schedule", format="jpeg", interactive=False,
-                                     buttons=[], elem_id="fwd-xt-b")
+                                     visible=False, buttons=[], elem_id="fwd-xt-b")
             equation = gr.Markdown(latex_delimiters=LATEX, label="equation", elem_id="fwd-equation")
             with gr.Row():
                 stats = gr.Markdown(label="statistics", elem_id="fwd-stats")
@@ -301,12 +315,13 @@ def build(demo: gr.Blocks) -> None:
         chain_table = gr.Markdown(label="chain statistics", elem_id="fwd-chain-table")
 
     sched_inputs = controls.inputs
-    view_inputs = [state, t, compare, *sched_inputs]
-    t_outputs = [x_t_img, x_t_b_img, schedule_plot, histogram, equation, stats]
-    all_outputs = t_outputs + [strip, scrub_view, terminal]
+    image_outputs = [x_t_img, x_t_b_img]
+    view_outputs = [schedule_plot, histogram, equation, stats]
+    all_inputs = [state, t, compare, browser_mode, *sched_inputs]
+    all_outputs = image_outputs + view_outputs + [strip, scrub_view, terminal]
     # preprocess=False: the callbacks validate raw values against the session's real T themselves
     # (Gradio would check t against the slider's initial maximum).
-    render = dict(fn=render_all, inputs=view_inputs, outputs=all_outputs, show_progress="hidden",
+    render = dict(fn=render_all, inputs=all_inputs, outputs=all_outputs, show_progress="hidden",
                   preprocess=False, api_visibility="private")
 
     load_inputs = [image_in, resolution, colour, seed]
@@ -325,9 +340,13 @@ def build(demo: gr.Blocks) -> None:
                               api_visibility="private").then(**render)
     t.input(None, t, None, js=scrub.SLIDER_JS)
     t.change(None, t, None, js=scrub.SLIDER_JS)  # also when the server moves t (a smaller T)
-    t.change(render_t, view_inputs, t_outputs, trigger_mode="always_last", show_progress="hidden",
-             preprocess=False, api_name="views_at_t")
-    browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img], api_visibility="private")
+    # Images and views are separate events so the image never waits for the plots to redraw.
+    t.change(images_at_t, all_inputs, image_outputs, trigger_mode="always_last", show_progress="hidden",
+             preprocess=False, api_visibility="private")
+    t.change(views_at_t, [state, t, compare, *sched_inputs], view_outputs, trigger_mode="always_last",
+             show_progress="hidden", preprocess=False, api_name="views_at_t")
+    browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img, x_t_b_img],
+                        api_visibility="private").then(**render)
     chain_btn.click(markov_vs_closed, [state, t, *sched_inputs], [chain_img, closed_img, chain_table, chain_plot],
                     preprocess=False, api_name="markov_vs_closed")
     # API only: x_t as an exact PNG plus its numbers, for scripts and tests.

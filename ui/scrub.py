@@ -17,22 +17,29 @@ from PIL import Image
 
 EPS_SCALE = 32.0  # ε ↦ round(32ε + 128) as uint8
 
-# The scrubber is a canvas; `window.ddpmScrub(t)` redraws it (bound to the t slider's input event).
-HTML_TEMPLATE = """<div class="scrub-wrap"><canvas class="scrub-canvas" width="1" height="1"
-  aria-label="x_t composed in the browser"></canvas><div class="scrub-caption"></div></div>"""
+# Two canvases: x_t under the chosen schedule and under the comparison schedule (hidden if none).
+# `window.ddpmScrub(t)` redraws both; it is bound to the t slider's input and change events.
+HTML_TEMPLATE = """<div class="scrub-pair">
+  <figure class="scrub-a"><canvas width="1" height="1" aria-label="x_t composed in the browser"></canvas>
+    <figcaption></figcaption></figure>
+  <figure class="scrub-b"><canvas width="1" height="1" aria-label="x_t under the comparison schedule"></canvas>
+    <figcaption></figcaption></figure>
+</div>"""
 
 CSS_TEMPLATE = """
-.scrub-wrap { display: flex; flex-direction: column; align-items: center; }
-.scrub-canvas { width: 100%; max-width: 420px; aspect-ratio: 1; image-rendering: pixelated;
-                border-radius: 6px; background: #888; }
-.scrub-caption { font-size: var(--text-md); margin-top: 4px; }
+.scrub-pair { display: flex; gap: 12px; justify-content: center; }
+.scrub-pair figure { flex: 1 1 0; max-width: 420px; margin: 0; display: flex; flex-direction: column; align-items: center; }
+.scrub-pair canvas { width: 100%; aspect-ratio: 1; image-rendering: pixelated; border-radius: 6px; background: #888; }
+.scrub-pair figcaption { font-size: var(--text-md); margin-top: 4px; text-align: center; }
 """
 
 JS_ON_LOAD = """
-const canvas = element.querySelector('canvas');
-const caption = element.querySelector('.scrub-caption');
-const ctx = canvas.getContext('2d');
-let x0 = null, eps = null, out = null, abar = null;
+const panels = ['.scrub-a', '.scrub-b'].map((sel) => {
+  const figure = element.querySelector(sel);
+  const canvas = figure.querySelector('canvas');
+  return {figure, canvas, caption: figure.querySelector('figcaption'), ctx: canvas.getContext('2d'), out: null};
+});
+let x0 = null, eps = null, tables = [], labels = [], drawn = null;
 const lutA = new Float32Array(256), lutB = new Float32Array(256);
 
 async function pixels(url) {
@@ -46,26 +53,33 @@ async function pixels(url) {
   return cx.getImageData(0, 0, c.width, c.height).data;
 }
 
-function render(t) {
-  if (!x0) return;
-  t = Math.max(0, Math.min(abar.length - 1, Math.round(Number(t))));
-  const start = performance.now();
-  const a = Math.sqrt(abar[t]), b = Math.sqrt(1 - abar[t]);
+function draw(panel, abar) {
+  const a = Math.sqrt(abar), b = Math.sqrt(1 - abar);
   // pixel = 127.5·(a·x + b·e + 1) with x = v/127.5 − 1 and e = (u − 128)/32, split into two tables.
   for (let v = 0; v < 256; v++) {
     lutA[v] = a * (v - 127.5) + 127.5;
     lutB[v] = b * (v - 128) / 32 * 127.5;
   }
-  const d = out.data;
+  const d = panel.out.data;
   for (let i = 0; i < d.length; i += 4) {
     d[i] = lutA[x0[i]] + lutB[eps[i]];
     d[i + 1] = lutA[x0[i + 1]] + lutB[eps[i + 1]];
     d[i + 2] = lutA[x0[i + 2]] + lutB[eps[i + 2]];
     d[i + 3] = 255;
   }
-  ctx.putImageData(out, 0, 0);
+  panel.ctx.putImageData(panel.out, 0, 0);
+}
+
+function render(t) {
+  if (!x0) return;
+  t = Math.max(0, Math.min(tables[0].length - 1, Math.round(Number(t))));
+  if (t === drawn) return;  // the slider's input and change events both arrive for one move
+  drawn = t;
+  const start = performance.now();
+  tables.forEach((table, k) => draw(panels[k], table[t]));
   const ms = performance.now() - start;
-  caption.textContent = 'x_' + t + '  (composed in your browser, ' + ms.toFixed(1) + ' ms)';
+  panels[0].caption.textContent = 'x_' + t + ' (' + labels[0] + ', composed in your browser, ' + ms.toFixed(1) + ' ms)';
+  if (tables[1]) panels[1].caption.textContent = 'x_' + t + ' (' + labels[1] + ')';
   element.dataset.t = String(t);
   element.dataset.renders = String(Number(element.dataset.renders || 0) + 1);
   element.dataset.renderMs = ms.toFixed(3);
@@ -73,11 +87,20 @@ function render(t) {
 
 async function load() {
   const v = props.value;
-  if (!v || !v.x0) { x0 = null; ctx.clearRect(0, 0, canvas.width, canvas.height); caption.textContent = ''; return; }
+  drawn = null;
+  if (!v || !v.x0) {
+    x0 = null;
+    panels.forEach((p) => { p.ctx.clearRect(0, 0, p.canvas.width, p.canvas.height); p.caption.textContent = ''; });
+    return;
+  }
   const [px, pe] = await Promise.all([pixels(v.x0), pixels(v.eps)]);
-  canvas.width = v.size; canvas.height = v.size;
-  out = ctx.createImageData(v.size, v.size);
-  x0 = px; eps = pe; abar = v.abar;
+  tables = v.tables; labels = v.labels;
+  panels.forEach((p, k) => {
+    p.figure.style.display = k < tables.length ? '' : 'none';
+    p.canvas.width = v.size; p.canvas.height = v.size;
+    p.out = p.ctx.createImageData(v.size, v.size);
+  });
+  x0 = px; eps = pe;
   element.dataset.loaded = String(v.size);
   render(window.ddpmT ?? v.t);
 }
@@ -109,8 +132,8 @@ def quantise_eps(eps: torch.Tensor) -> np.ndarray:
     return q.permute(1, 2, 0).cpu().numpy()
 
 
-def scrub_payload(x0_uint8: np.ndarray, eps: torch.Tensor, alphas_cumprod: torch.Tensor, t: int) -> dict:
-    """The value for the scrub component: x_0 and ε as PNGs, ᾱ_0..ᾱ_T (ᾱ_0 = 1) and the current t."""
-    abar = [1.0] + [round(float(a), 12) for a in alphas_cumprod.tolist()]
+def scrub_payload(x0_uint8: np.ndarray, eps: torch.Tensor, t: int, curves) -> dict:
+    """The scrub component's value: x_0 and ε as PNGs, and ᾱ_0..ᾱ_T (ᾱ_0 = 1) for each named schedule."""
+    tables = [[1.0] + [round(float(a), 12) for a in diffusion.alphas_cumprod.tolist()] for _, diffusion in curves]
     return {"x0": _png_data_url(_rgb(x0_uint8)), "eps": _png_data_url(_rgb(quantise_eps(eps))),
-            "abar": abar, "size": int(x0_uint8.shape[0]), "t": int(t)}
+            "tables": tables, "labels": [name for name, _ in curves], "size": int(x0_uint8.shape[0]), "t": int(t)}

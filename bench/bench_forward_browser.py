@@ -107,7 +107,8 @@ RENDER_LOOP_JS = """
 """
 
 # requestAnimationFrame-driven scrub for `seconds`: sweep t back and forth like a pointer drag.
-# viaSlider: set the range input and dispatch `input` (what a drag does); else call ddpmScrub.
+# viaSlider: pointer down, then set the range input and dispatch `input` each frame (what a drag
+# does), then pointer up; else call ddpmScrub directly.
 RAF_SCRUB_JS = """
 async ([seconds, viaSlider]) => {
   const el = document.querySelector('#fwd-scrub [data-loaded]');
@@ -117,6 +118,9 @@ async ([seconds, viaSlider]) => {
   const stamps = [];
   let frames = 0, t = 0, dir = 1, mismatched = 0;
   const step = 7;   // ~0.7 % of the range per frame: a brisk drag
+  // A real drag holds the pointer down on the slider from start to end (the app throttles its
+  // server-side views while it does).
+  if (viaSlider) input.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
   await new Promise((resolve) => {
     const t0 = performance.now();
     function frame(now) {
@@ -131,6 +135,7 @@ async ([seconds, viaSlider]) => {
     }
     requestAnimationFrame(frame);
   });
+  if (viaSlider) input.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
   const duration = stamps[stamps.length - 1] - stamps[0];
   const gaps = stamps.slice(1).map((s, i) => s - stamps[i]);
   return {frames, duration, renders: Number(el.dataset.renders) - r0, gaps, mismatched,

@@ -288,6 +288,9 @@ def build(demo: gr.Blocks) -> None:
                                        elem_id="fwd-browser")
         with gr.Column(scale=3, min_width=420):
             t = gr.Slider(0, 1000, value=250, step=1, label="t (0 = clean image, T = pure noise)", elem_id="fwd-t")
+            t_settled = gr.Number(250, label="t", visible=False)  # the t the server's views show
+            t_server = gr.Number(250, label="t", visible=False)   # the t of the server's x_t (server mode)
+            released = gr.Checkbox(True, visible=False)           # tells VIEWS_JS the pointer let go
             scrub_view = gr.HTML(None, html_template=scrub.HTML_TEMPLATE, css_template=scrub.CSS_TEMPLATE,
                                  js_on_load=scrub.JS_ON_LOAD, elem_id="fwd-scrub")
             with gr.Row():
@@ -338,13 +341,16 @@ def build(demo: gr.Blocks) -> None:
         control.change(**render, trigger_mode="always_last")
     controls.timesteps.change(on_timesteps_change, [controls.timesteps, t], t, trigger_mode="always_last",
                               api_visibility="private").then(**render)
-    t.input(None, t, None, js=scrub.SLIDER_JS)
-    t.change(None, t, None, js=scrub.SLIDER_JS)  # also when the server moves t (a smaller T)
-    # Images and views are separate events so the image never waits for the plots to redraw.
-    t.change(images_at_t, all_inputs, image_outputs, trigger_mode="always_last", show_progress="hidden",
-             preprocess=False, api_visibility="private")
-    t.change(views_at_t, [state, t, compare, *sched_inputs], view_outputs, trigger_mode="always_last",
-             show_progress="hidden", preprocess=False, api_name="views_at_t")
+    # The page decides which t the server hears (see scrub.IMAGE_JS and scrub.VIEWS_JS): t_server for the
+    # server's x_t (server mode only) and t_settled for the views (throttled while the page composes x_t).
+    for trigger in (t.input, t.change):
+        trigger(None, t, t_server, js=scrub.IMAGE_JS, api_visibility="private")
+        trigger(None, t, t_settled, js=scrub.VIEWS_JS, api_visibility="private")
+    t.release(None, [t, released], t_settled, js=scrub.VIEWS_JS, api_visibility="private")
+    t_settled.change(views_at_t, [state, t_settled, compare, *sched_inputs], view_outputs,
+                     trigger_mode="always_last", show_progress="hidden", preprocess=False, api_name="views_at_t")
+    t_server.change(images_at_t, [state, t_server, compare, browser_mode, *sched_inputs], image_outputs,
+                    trigger_mode="always_last", show_progress="hidden", preprocess=False, api_visibility="private")
     browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img, x_t_b_img],
                         api_visibility="private").then(**render)
     chain_btn.click(markov_vs_closed, [state, t, *sched_inputs], [chain_img, closed_img, chain_table, chain_plot],

@@ -106,12 +106,52 @@ async function load() {
 }
 
 window.ddpmScrub = (t) => { window.ddpmT = Number(t); render(t); };
+if (!window.ddpmPointerHooked) {  // is the pointer holding the t slider? (SLIDER_JS throttles the views then)
+  window.ddpmPointerHooked = true;
+  document.addEventListener('pointerdown', (e) => {
+    if (e.target.closest && e.target.closest('#fwd-t')) window.ddpmPointerDown = true;
+  }, true);
+  document.addEventListener('pointerup', () => { window.ddpmPointerDown = false; }, true);
+}
 watch('value', load);
 load();
 """
 
-# Bound to the t slider's input event: runs in the page only, no server call.
-SLIDER_JS = "(t) => { if (window.ddpmScrub) { window.ddpmScrub(t); } }"
+# The t slider drives two hidden numbers the server listens to, from two page-side handlers:
+# - IMAGE_JS (on input and change): in browser mode redraw the canvases and ask the server for
+#   nothing; in server mode pass every t on as t_server, for which the server sends x_t.
+# - VIEWS_JS (on input, change and release; async): the t the views (plots, histogram, equation)
+#   follow. In browser mode it moves at most every SETTLE_MS while the pointer drags, so re-rendering
+#   plots never stalls the canvases. In server mode it waits until the new x_t image has been
+#   decoded (at most WAIT_IMAGE_MS), so the plots never hold the image back. Keyboard moves,
+#   server-set values and the pointer's release pass straight through.
+SETTLE_MS = 400
+WAIT_IMAGE_MS = 600
+_BROWSER_MODE = "(document.querySelector('#fwd-browser input[type=checkbox]')?.checked ?? true)"
+IMAGE_JS = """(t) => {
+  if (!%s) { window.ddpmServerT = t; return t; }
+  if (window.ddpmServerT === undefined) { window.ddpmServerT = t; }
+  if (window.ddpmScrub) { window.ddpmScrub(t); }
+  return window.ddpmServerT;
+}""" % _BROWSER_MODE
+VIEWS_JS = """async (t, released) => {
+  if (released === true) { window.ddpmPointerDown = false; }
+  if (%s) {
+    const now = performance.now();
+    if (released === true || !window.ddpmPointerDown || now - (window.ddpmSentAt || 0) > %d) {
+      window.ddpmSettled = t; window.ddpmSentAt = now;
+    }
+    return window.ddpmSettled ?? t;
+  }
+  const img = () => document.querySelector('#fwd-xt img');
+  const before = img()?.src, start = performance.now();
+  while (performance.now() - start < %d) {
+    const now = img();
+    if (now && now.src !== before && now.complete) break;
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+  return t;
+}""" % (_BROWSER_MODE, SETTLE_MS, WAIT_IMAGE_MS)
 
 
 def _png_data_url(pixels: np.ndarray) -> str:

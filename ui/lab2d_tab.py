@@ -213,7 +213,7 @@ def build(demo: gr.Blocks) -> None:
                 stop_btn = gr.Button("Stop", elem_id="lab-stop")
                 sample_btn = gr.Button("Sample again", elem_id="lab-sample")
             field = gr.Checkbox(False, label="Show the learned score field −ε̂/√(1−ᾱ_t)", elem_id="lab-field")
-            status = gr.Markdown("Press **Train**: a 100k-parameter MLP learns ε in about half a minute.",
+            status = gr.Markdown("Press **Train**: a small MLP learns ε in about 15 seconds.",
                                  label="training status", elem_id="lab-status")
             loss_plot = gr.Plot(label="Training loss", show_label=False, elem_id="lab-loss")
         with gr.Column(scale=3, min_width=420):

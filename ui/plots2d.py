@@ -51,10 +51,16 @@ def _joined(segments: list[np.ndarray]) -> tuple[list, list]:
 
 
 def _arrows(field: np.ndarray | None) -> tuple[list, list]:
+    """Arrows (x, y, dx, dy) as polylines: the shaft, then a head of two 25° barbs at the tip."""
     if field is None or len(field) == 0:
         return [], []
-    starts, ends = field[:, :2], field[:, :2] + field[:, 2:]
-    return _joined([np.stack([s, e]) for s, e in zip(starts, ends)])
+    starts, vectors = field[:, :2], field[:, 2:]
+    tips = starts + vectors
+    barbs = []
+    for angle in (np.radians(25), -np.radians(25)):
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        barbs.append(tips - 0.35 * vectors @ rotation.T)
+    return _joined([np.stack([s, t, b1, t, b2]) for s, t, b1, b2 in zip(starts, tips, *barbs)])
 
 
 def _frame_traces(frame: Frame, colour: str) -> list[dict]:

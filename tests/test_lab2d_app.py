@@ -1,0 +1,122 @@
+"""The 2-D lab through gradio_client: forward animation, training, sampling, the fit metric, bad input."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+LINEAR = ("linear", 1000, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T, rescale, cosine s
+
+
+def _figure(plot) -> dict:
+    return json.loads(plot["plot"])
+
+
+def _frames(plot) -> list[dict]:
+    return _figure(plot)["layout"]["meta"]["frames"]
+
+
+def _points(frame) -> np.ndarray:
+    cloud = frame["data"][0]
+    return np.stack([cloud["x"], cloud["y"]], 1)
+
+
+@pytest.fixture
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_forward_animation_runs_from_the_shape_to_standard_normal(client):
+    plot = client.predict("two_moons", None, "", 2000, 0, *LINEAR, api_name="/lab_forward")
+    frames = _frames(plot)
+    assert frames[0]["name"] == "0" and frames[-1]["name"] == "1000"
+    steps = [int(f["name"]) for f in frames]
+    assert steps == sorted(steps) and len(steps) >= 15
+    start, end = _points(frames[0]), _points(frames[-1])
+    assert start.shape == end.shape == (2000, 2)
+    # x_T ~ N(0, I) whatever the shape: mean within 5 SE (1/√n), covariance within 5 SE (√(2/n)).
+    n = len(end)
+    assert np.abs(end.mean(0)).max() < 5 / math.sqrt(n)
+    cov = np.cov(end.T)
+    assert np.abs(np.diag(cov) - 1).max() < 5 * math.sqrt(2 / n) and abs(cov[0, 1]) < 5 / math.sqrt(n)
+    # The data at t = 0 is two moons: unit scale but far from Gaussian (an empty middle).
+    assert (np.linalg.norm(start, axis=1) < 0.3).mean() < 0.01 < (np.linalg.norm(end, axis=1) < 0.3).mean()
+    paths = frames[-1]["data"][3]
+    assert paths["x"].count(None) == 5, "five particles' Brownian paths"
+    slider = _figure(plot)["layout"]["sliders"][0]
+    assert [s["args"][0] for s in slider["steps"]] == [[f["name"]] for f in frames]
+
+
+def test_word_and_image_shapes(client, tmp_path):
+    plot = client.predict("text", None, "Hi", 1000, 0, *LINEAR, api_name="/lab_forward")
+    word = _points(_frames(plot)[0])
+    assert np.ptp(word[:, 0]) > np.ptp(word[:, 1])  # a word is wider than tall
+    path = tmp_path / "ring.png"
+    image = Image.new("RGB", (120, 120), "white")
+    from PIL import ImageDraw
+    ImageDraw.Draw(image).ellipse([10, 10, 110, 110], outline="black", width=8)
+    image.save(path)
+    plot = client.predict("image", handle_file(str(path)), "", 1000, 0, *LINEAR, api_name="/lab_forward")
+    ring = np.linalg.norm(_points(_frames(plot)[0]), axis=1)
+    assert ring.std() < 0.15 * ring.mean(), "points lie on the drawn ring"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("text", None, "   ", 1000, 0), "Type a word"),
+    (("two_moons", None, "", 9000, 0), "Number of points must be from 2 to 5000"),
+    (("spiral", None, "", 1000, 0), "Unknown shape"),
+    (("image", None, "", 1000, 0), "Upload an image"),
+    (("two_moons", None, "", 1000, -1), "Seed must be from 0"),
+])
+def test_bad_shapes_and_settings_give_a_clear_message(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, *LINEAR, api_name="/lab_forward")
+    client.predict("circles", None, "", 500, 0, *LINEAR, api_name="/lab_forward")  # still serving
+
+
+def test_blank_image_has_no_dark_pixels(client, tmp_path):
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (60, 60), "white").save(path)
+    with pytest.raises(Exception, match="no dark pixels"):
+        client.predict("image", handle_file(str(path)), "", 1000, 0, *LINEAR, api_name="/lab_forward")
+
+
+def test_sampling_before_training_asks_to_train(client):
+    client.predict("two_moons", None, "", 500, 0, *LINEAR, api_name="/lab_forward")
+    with pytest.raises(Exception, match="Train the model first"):
+        client.predict(0, False, api_name="/lab_sample")
+
+
+@pytest.mark.parametrize("settings,message", [
+    ((0, 512, 3e-3, 0.995, 0), "Steps must be from 1"),
+    ((100, 512, 2.0, 0.995, 0), "learning rate must be in"),
+    ((100, 512, 3e-3, 1.5, 0), "EMA decay must be in"),
+])
+def test_bad_training_settings(client, settings, message):
+    client.predict("two_moons", None, "", 500, 0, *LINEAR, api_name="/lab_forward")
+    with pytest.raises(Exception, match=message):
+        client.predict(*settings, *LINEAR, api_name="/lab_train")
+
+
+def test_short_training_then_sampling_flows_back_to_the_shape(client):
+    short = ("linear", 100, 1e-4, 0.02, True, 0.008)  # T = 100 keeps the test quick
+    client.predict("two_moons", None, "", 1000, 0, *short, api_name="/lab_forward")
+    job = client.submit(800, 256, 3e-3, 0.99, 0, *short, api_name="/lab_train")
+    updates = list(job)
+    loss_plot, status = updates[-1]
+    assert "step 800 / 800" in status
+    losses = _figure(loss_plot)["data"][0]["y"]
+    assert np.mean(losses[-50:]) < np.mean(losses[:50])
+    plot, fit = client.predict(3, True, api_name="/lab_sample")
+    frames = _frames(plot)
+    assert frames[0]["name"] == "100" and frames[-1]["name"] == "0"
+    assert frames[-1]["data"][4]["visible"], "the score field is drawn"
+    ratio = float(re.search(r"\*\*([\d.]+)×\*\*", fit).group(1))
+    floor = float(re.search(r"noise floor\) \| ([\d.]+)", fit).group(1))
+    assert 0 < floor < 0.1 and ratio < 4, fit  # 800 quick steps: near the floor, if not yet at it
+    generated = _points(frames[-1])
+    assert (np.linalg.norm(generated, axis=1) < 0.3).mean() < 0.05, "the middle of the moons stays empty"

@@ -26,23 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-CACHE = tempfile.mkdtemp(prefix="ddpm-bench-gradio-")
-os.environ["GRADIO_TEMP_DIR"] = CACHE
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import CACHE, free_port, machine as _machine  # noqa: E402  (sets up the environment first)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -144,12 +134,6 @@ async ([seconds, viaSlider]) => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pct(values, q) -> float:
     values = sorted(values)
     if not values:
@@ -169,14 +153,7 @@ def chromium_version() -> str:
 def machine() -> str:
     from importlib.metadata import version
 
-    import gradio as gr
-    import torch
-
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    pw = version("playwright")
-    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-            f"(cpu, {torch.get_num_threads()} threads), gradio {gr.__version__}, playwright {pw}, "
-            f"{chromium_version()} headless --disable-gpu; load average {load}")
+    return f"{_machine()}; playwright {version('playwright')}, {chromium_version()} headless --disable-gpu"
 
 
 def request_kind(url: str) -> str:

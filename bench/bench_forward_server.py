@@ -12,28 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-# Gradio reads these at import time: no analytics, and a private cache we delete at the end.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-CACHE = tempfile.mkdtemp(prefix="ddpm-bench-gradio-")
-os.environ["GRADIO_TEMP_DIR"] = CACHE
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import CACHE, ROOT, machine as _machine  # noqa: E402  (sets up the environment first)
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402  (what Gradio serialises event data with)
 import PIL  # noqa: E402
 import plotly  # noqa: E402
-import torch  # noqa: E402
 
 from ddpm_core.images import load_image, to_uint8  # noqa: E402
 from ui import forward_tab, plots  # noqa: E402
@@ -47,11 +36,7 @@ SCHED = ("linear", 1000, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T, re
 
 
 def machine() -> str:
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{platform.machine()} {platform.system()} {platform.release()}, {os.cpu_count()} CPU cores, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads, device cpu), gradio {gr.__version__}, "
-            f"numpy {np.__version__}, Pillow {PIL.__version__}, plotly {plotly.__version__}, "
-            f"Python {platform.python_version()}; load average {load}")
+    return (f"{_machine()}; numpy {np.__version__}, Pillow {PIL.__version__}, plotly {plotly.__version__}")
 
 
 def timed(fn, ts, warmup: int = 5) -> list[float]:

@@ -12,18 +12,13 @@ the data), over several seeds. Goal: ratio ≤ 2 after ≤ 30 s of training.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from common import machine  # noqa: E402, F401  (puts the repo on sys.path)
 from ddpm_core.config import DiffusionConfig  # noqa: E402
 from ddpm_core.data2d import sample_2d  # noqa: E402
 from ddpm_core.distances import energy_distance, sliced_wasserstein  # noqa: E402
@@ -64,8 +59,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--shapes", nargs="+", default=["two_moons", "swiss_roll"])
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("machine:", machine())
     rate = steps_per_second(sample_2d("two_moons", 20_000, seed=0))
     steps = int(rate * args.budget * 0.95)  # 5 % margin for the speed measurement's noise
     print(f"training speed {rate:.0f} steps/s (batch {Train2DConfig.batch_size}) → {steps} steps in "

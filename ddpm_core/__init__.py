@@ -4,3 +4,4 @@ from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.schedules import SCHEDULES, make_beta_schedule
 
 __all__ = ["GaussianDiffusion", "SCHEDULES", "make_beta_schedule"]
+__version__ = "0.1.0"

@@ -24,8 +24,15 @@ def _open_lab(page: Page, app_url: str) -> None:
 def _set_training_steps(page: Page, steps: int) -> None:
     page.get_by_text("Training settings").click()
     box = page.locator("#lab-steps input[type=number]")
-    box.fill(str(steps))
-    box.press("Enter")
+    expect(box).to_be_visible()
+    for _ in range(3):  # the accordion's content may still be mounting when the first fill lands
+        box.fill(str(steps))
+        box.press("Enter")
+        try:
+            expect(box).to_have_value(str(steps), timeout=3_000)
+            return
+        except AssertionError:
+            continue
     expect(box).to_have_value(str(steps))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import warnings
 
 import numpy as np
@@ -82,28 +83,36 @@ def _to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("RGB" if channels == 3 else "L")
 
 
-def load_image(path: str, resolution: int, channels: int = 3) -> torch.Tensor:
-    """Read an image file as a float32 tensor (C, H, W) in [−1, 1], centre-cropped to a square.
+def decode_file(path: str, size: int, channels: int) -> Image.Image:
+    """Open and fully decode one image file as an RGB or L PIL image, or raise ImageError saying why not.
 
-    Handles EXIF rotation, palette, CMYK, alpha, 16-bit and animated files (first frame).
-    Raises ImageError with a message fit for the user for anything unreadable or too large.
+    Checks size and decompression bombs first, decodes JPEGs at a reduced scale when `size` allows,
+    takes the first frame of animated files, applies EXIF rotation and converts any mode (palette,
+    CMYK, alpha on white, 16-bit). Shared by single uploads and training folders.
     """
-    if not MIN_RESOLUTION <= int(resolution) <= MAX_RESOLUTION:
-        raise ImageError(f"resolution must be from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
-                         f"got {resolution}.")
     if channels not in (1, 3):
         raise ImageError(f"channels must be 1 (grey) or 3 (colour), got {channels}.")
     name = os.path.basename(str(path))
     with _open(path) as image:
         try:
-            image.draft(None, (resolution, resolution))  # JPEG: decode at a reduced scale
+            image.draft(None, (size, size))  # JPEG: decode at a reduced scale
             image.seek(0)
             image.load()
-            image = ImageOps.exif_transpose(image)
-            image = _to_mode(image, channels)
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            return _to_mode(ImageOps.exif_transpose(image), channels)
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError) as exc:
             raise ImageError(f"'{name}' is damaged or truncated and could not be decoded "
                              f"({type(exc).__name__}).") from None
+
+
+def load_image(path: str, resolution: int, channels: int = 3) -> torch.Tensor:
+    """Read an image file as a float32 tensor (C, H, W) in [−1, 1], centre-cropped to a square.
+
+    Raises ImageError with a message fit for the user for anything unreadable or too large.
+    """
+    if not MIN_RESOLUTION <= int(resolution) <= MAX_RESOLUTION:
+        raise ImageError(f"resolution must be from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
+                         f"got {resolution}.")
+    image = decode_file(path, resolution, channels)
     image = TF.center_crop(TF.resize(image, resolution, antialias=True), [resolution, resolution])
     pixels = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
     pixels = pixels.unsqueeze(-1) if pixels.ndim == 2 else pixels  # (H, W, C)

@@ -1,0 +1,297 @@
+"""Checkpoints: weights and the whole configuration in safetensors files; nothing is ever pickled.
+
+A checkpoint is `NAME.safetensors`: the EMA weights (`ema.*`) and the raw weights (`model.*`) of the
+network, with metadata `format = "ddpm-explorer"`, `format_version` and `config`, a JSON object:
+
+    {"architecture": "unet" | "mlp", "model": {...}, "diffusion": {...}, "prediction": "eps",
+     "step": 1200, "training": {...}, "dataset": {...}, "versions": {"torch": ..., "ddpm_explorer": ...}}
+
+Resuming also needs `NAME.state.safetensors` beside it: the optimiser's tensors and RNG states, with
+the optimiser's scalars in its metadata. Both files are written atomically (temporary file, flush,
+fsync, rename), so a run killed at any moment leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.diffusion import GaussianDiffusion
+
+FORMAT = "ddpm-explorer"
+FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; refuse hostile metadata before parsing it
+STATE_SUFFIX = ".state.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with a message that says why."""
+
+
+def _architectures() -> dict[str, tuple[type, type]]:
+    """Config class and network class per architecture name (imported here to avoid import cycles)."""
+    from ddpm_core.mlp import DenoiserMLP, MLPConfig
+    from ddpm_core.unet import UNet, UNetConfig
+
+    return {"unet": (UNetConfig, UNet), "mlp": (MLPConfig, DenoiserMLP)}
+
+
+def architecture_of(model: torch.nn.Module) -> str:
+    for name, (_, network) in _architectures().items():
+        if isinstance(model, network):
+            return name
+    raise CheckpointError(f"cannot save a {type(model).__name__}; known networks: {sorted(_architectures())}")
+
+
+# ---- configs ↔ JSON --------------------------------------------------------------------------------
+
+def config_to_dict(config) -> dict:
+    """A frozen config dataclass as a JSON-safe dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(cls, data: dict, what: str):
+    """Rebuild a config dataclass from `data`, refusing unknown keys and wrongly typed values."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"the {what} configuration is not a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise CheckpointError(f"the {what} configuration has unknown fields {unknown}; known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {key: _coerce(value, hints[key], f"{what}.{key}") for key, value in data.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"the {what} configuration is invalid: {exc}") from None
+
+
+def _coerce(value, hint, name: str):
+    """JSON value → the field's type (lists → tuples), or CheckpointError."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise CheckpointError(f"{name} should be a list, got {type(value).__name__}")
+        inner = typing.get_args(hint)[0]
+        return tuple(_coerce(v, inner, name) for v in value)
+    expected = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}.get(hint)
+    if expected is not None:
+        if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
+            raise CheckpointError(f"{name} should be {hint.__name__}, got {value!r}")
+        return float(value) if hint is float else value
+    return value
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _versions() -> dict:
+    from ddpm_core import __version__
+
+    return {"ddpm_explorer": __version__, "torch": torch.__version__}
+
+
+def _tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # A copy: the raw and EMA modules may share storage (e.g. the same module), which safetensors refuses.
+    return {f"{prefix}.{k}": v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+
+
+def save_checkpoint(path, model: torch.nn.Module, ema: torch.nn.Module, *, diffusion: DiffusionConfig,
+                    prediction: str = "eps", step: int = 0, training: dict | None = None,
+                    dataset: dict | None = None) -> Path:
+    """Write the network (raw and EMA weights) and its whole configuration to `path` (.safetensors)."""
+    path = Path(path)
+    config = {"architecture": architecture_of(model), "model": config_to_dict(model.config),
+              "diffusion": config_to_dict(diffusion), "prediction": prediction, "step": int(step),
+              "training": training or {}, "dataset": dataset or {}, "versions": _versions()}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
+    _atomic_write(path, save_bytes({**_tensors("model", model), **_tensors("ema", ema)}, metadata=metadata))
+    return path
+
+
+def state_path(path) -> Path:
+    """Where the resume state of checkpoint `path` lives."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".safetensors") + STATE_SUFFIX)
+
+
+def save_training_state(path, optimizer: torch.optim.Optimizer, step: int, extra: dict | None = None) -> Path:
+    """Write the optimiser state and the RNG states beside checkpoint `path`, for resuming."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().to("cpu").contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, rng in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = rng
+    meta = {"step": int(step), "param_groups": state["param_groups"], "scalars": scalars, "extra": extra or {}}
+    metadata = {"format": FORMAT + "-state", "format_version": str(FORMAT_VERSION), "state": json.dumps(meta)}
+    target = state_path(path)
+    _atomic_write(target, save_bytes(tensors, metadata=metadata))
+    return target
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the EMA network (eval mode), its diffusion, and everything it records."""
+
+    model: torch.nn.Module
+    raw_model: torch.nn.Module
+    diffusion: GaussianDiffusion
+    diffusion_config: DiffusionConfig
+    architecture: str
+    prediction: str
+    step: int
+    config: dict
+    path: Path
+
+
+def _read_header(path: Path) -> tuple[dict, dict[str, list[int]]]:
+    """Metadata and tensor shapes, read without loading any tensor."""
+    if not path.is_file():
+        raise CheckpointError(f"'{path.name}' does not exist or is not a file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            shapes = {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"'{path.name}' is not a readable safetensors file (damaged, truncated, or "
+                              f"another format): {exc}") from None
+    return metadata, shapes
+
+
+def _parse_config(path: Path, metadata: dict) -> dict:
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"'{path.name}' is a safetensors file but not a DDPM Explorer checkpoint "
+                              "(its metadata has no 'format: ddpm-explorer')")
+    version = metadata.get("format_version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise CheckpointError(f"'{path.name}' has checkpoint format version {version!r}; this app reads "
+                              f"versions up to {FORMAT_VERSION}. Update the app.")
+    text = metadata.get("config", "")
+    if len(text) > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"'{path.name}' has {len(text):,} bytes of configuration; at most "
+                              f"{MAX_CONFIG_BYTES:,} are accepted")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"'{path.name}' has malformed configuration JSON ({exc.msg})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"'{path.name}' configuration is not a JSON object")
+    return config
+
+
+def _build_network(config: dict) -> torch.nn.Module:
+    architectures = _architectures()
+    name = config.get("architecture")
+    if name not in architectures:
+        raise CheckpointError(f"unknown architecture {name!r}; this app knows {sorted(architectures)}")
+    config_cls, network = architectures[name]
+    return network(config_from_dict(config_cls, config.get("model"), "model"))
+
+
+def _check_weights(network: torch.nn.Module, shapes: dict[str, list[int]], prefix: str) -> None:
+    """Missing, unexpected and mis-shaped tensors, all named in one message."""
+    expected = {f"{prefix}.{k}": list(v.shape) for k, v in network.state_dict().items()}
+    present = {k: v for k, v in shapes.items() if k.startswith(prefix + ".")}
+    missing = sorted(set(expected) - set(present))
+    extra = sorted(set(present) - set(expected))
+    wrong = [f"{k} (expected {expected[k]}, found {present[k]})" for k in sorted(set(expected) & set(present))
+             if expected[k] != present[k]]
+    problems = [f"{label}: {items[:5]}{' …' if len(items) > 5 else ''} ({len(items)} in all)"
+                for label, items in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)) if items]
+    if problems:
+        raise CheckpointError("the weights do not fit the configured network; " + "; ".join(problems))
+
+
+def load_checkpoint(path, device="cpu") -> Checkpoint:
+    """Rebuild network, diffusion and configuration from a checkpoint file alone.
+
+    Raises CheckpointError explaining the problem: not safetensors, truncated, not ours, a newer
+    format, an unknown architecture, a malformed configuration, or weights that do not fit.
+    """
+    path = Path(path)
+    metadata, shapes = _read_header(path)
+    config = _parse_config(path, metadata)
+    diffusion_config = config_from_dict(DiffusionConfig, config.get("diffusion"), "diffusion")
+    try:
+        diffusion = diffusion_config.build().to(device)
+    except ValueError as exc:
+        raise CheckpointError(f"'{path.name}' has an invalid schedule: {exc}") from None
+    prediction = config.get("prediction", "eps")
+    if prediction not in ("eps", "x0", "v"):
+        raise CheckpointError(f"'{path.name}' has unknown prediction type {prediction!r}")
+    networks = {}
+    for prefix in ("ema", "model"):
+        network = _build_network(config)
+        _check_weights(network, shapes, prefix)
+        networks[prefix] = network
+    try:
+        tensors = load_bytes(path.read_bytes())
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"'{path.name}' could not be read: {exc}") from None
+    for prefix, network in networks.items():
+        network.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+        network.to(device).eval()
+    step = config.get("step", 0)
+    return Checkpoint(networks["ema"], networks["model"], diffusion, diffusion_config, config["architecture"],
+                      prediction, int(step) if isinstance(step, int) else 0, config, path)
+
+
+def load_training_state(path, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore the optimiser and RNG states saved beside checkpoint `path`; returns {"step", "extra"}."""
+    target = state_path(path)
+    metadata, _ = _read_header(target)
+    if metadata.get("format") != FORMAT + "-state":
+        raise CheckpointError(f"'{target.name}' is not a DDPM Explorer training state")
+    meta = json.loads(metadata.get("state", "{}"))
+    tensors = load_bytes(target.read_bytes())
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in meta.get("scalars", {}).items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"'{target.name}' does not fit this optimiser: {exc}") from None
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    return {"step": int(meta.get("step", 0)), "extra": meta.get("extra", {})}

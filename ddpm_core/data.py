@@ -1,0 +1,282 @@
+"""Training images from a folder: a recursive scan, one validated decode per file, a torchvision Dataset.
+
+`load_image_folder` finds every image under a folder (subfolders included, hidden entries ignored,
+links out of the folder not followed), decodes each file once up front so that broken files are
+skipped and reported before training starts, and returns an `ImageFolderData`: the Dataset to train
+on plus what a user or a checkpoint should know about it.
+
+Each item is a float32 tensor (C, S, S) in [−1, 1] (images.from_uint8: x = p/127.5 − 1): the file's
+first frame, upright by EXIF, resized so its short side is S (antialiased) and centre-cropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torchvision.datasets import VisionDataset
+from torchvision.datasets.folder import has_file_allowed_extension
+from torchvision.transforms import v2
+
+from ddpm_core.images import ImageError, decode_file, from_uint8
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 128
+# Datasets whose decoded pixels (N·C·S·S bytes) fit this budget are kept in memory as one uint8 tensor.
+MAX_IN_MEMORY_BYTES = 512 * 2**20
+NAMED_IN_SUMMARY = 5  # skipped files named in summary() and error messages
+NAMED_IN_DICT = 20  # skipped files kept in to_dict(), for a checkpoint
+SINGLE_IMAGE_NOTICE = "Only one image: the model will memorise it — a classic classroom demo."
+
+
+class DataError(ValueError):
+    """A user-facing problem with a training folder; the message says what and what to do."""
+
+
+# ---------------------------------------------------------------------------------------- scanning
+
+@dataclass(frozen=True)
+class FolderScan:
+    """What a folder holds: image files to try, links not followed, and files of other types."""
+
+    images: list[str]  # paths relative to the folder, '/'-separated, sorted
+    skipped: list[tuple[str, str]]  # (relative path, reason)
+    others: list[str]
+
+
+def scan_folder(root: str) -> FolderScan:
+    """List the image files under `root` by extension (case-insensitive), subfolders included.
+
+    Hidden files and folders (a leading '.') are ignored. Linked folders are not entered and links
+    to files outside `root` are not followed; both are reported as skipped.
+    """
+    real_root = os.path.realpath(root)
+    images, skipped, others = [], [], []
+    for folder, subfolders, files in os.walk(real_root, followlinks=False):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in subfolders:
+            if os.path.islink(os.path.join(folder, name)):
+                skipped.append((_relative(folder, name, real_root), "linked folder, not followed"))
+        for name in files:
+            if name.startswith("."):
+                continue
+            relative = _relative(folder, name, real_root)
+            if not _stays_inside(os.path.join(folder, name), real_root):
+                skipped.append((relative, "link to a file outside the folder, not followed"))
+            elif has_file_allowed_extension(name, IMAGE_EXTENSIONS):
+                images.append(relative)
+            else:
+                others.append(relative)
+    return FolderScan(sorted(images), sorted(skipped), sorted(others))
+
+
+def _relative(folder: str, name: str, real_root: str) -> str:
+    return os.path.relpath(os.path.join(folder, name), real_root).replace(os.sep, "/")
+
+
+def _stays_inside(path: str, real_root: str) -> bool:
+    """Whether `path`, with every link resolved, is still under `real_root`."""
+    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root
+
+
+# ---------------------------------------------------------------------------------------- decoding
+
+@functools.lru_cache(maxsize=None)
+def _square(image_size: int) -> v2.Compose:
+    """PIL image → uint8 tensor (C, S, S): short side resized to S (antialiased), centre crop."""
+    return v2.Compose([v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size),
+                       v2.PILToTensor()])
+
+
+def decode_image(path: str, image_size: int, channels: int = 3) -> torch.Tensor:
+    """Decode one image file to uint8 pixels (C, S, S), or raise ImageError saying why not.
+
+    Decoding is images.decode_file, so a training folder accepts exactly what a single upload does.
+    """
+    return _square(image_size)(decode_file(path, image_size, channels))
+
+
+def _reason(error: ImageError, path: str, real_root: str) -> str:
+    """ImageError's first sentence minus the file name: "'a.png' is empty." → "empty"."""
+    text = str(error).replace(real_root + os.sep, "")  # no absolute paths in reports
+    text = text.removeprefix(f"'{os.path.basename(path)}' ").removeprefix("is ")
+    return text.split(". ")[0].rstrip(".")  # the advice that may follow suits one upload, not a folder
+
+
+def _decode_all(real_root: str, files: list[str], image_size: int, channels: int, keep: bool,
+                progress: Callable[[int, int], None] | None):
+    """Decode every file once: (pixels (N, C, S, S) if kept else None, files decoded, [(file, reason)]).
+
+    One thread: images._open guards against decompression bombs with warnings.catch_warnings, which
+    is not thread-safe, and small files are dominated by per-file overhead anyway.
+    """
+    kept, good, broken = [], [], []
+    for done, relative in enumerate(files, 1):
+        path = os.path.join(real_root, relative)
+        try:
+            pixels = decode_image(path, image_size, channels)
+            good.append(relative)
+            if keep:
+                kept.append(pixels)
+        except ImageError as error:
+            broken.append((relative, _reason(error, path, real_root)))
+        if progress is not None:
+            progress(done, len(files))
+    return (torch.stack(kept) if kept else None), good, broken
+
+
+# ----------------------------------------------------------------------------------------- dataset
+
+class ImageFolderDataset(VisionDataset):
+    """Images (C, S, S) in [−1, 1] from a folder, each a random horizontal flip or not.
+
+    Small datasets hold `pixels`, one uint8 tensor (N, C, S, S) already resized and cropped, so an
+    item costs a flip and a scale; otherwise `pixels` is None and each item is decoded from its file.
+    Flips draw from torch's global RNG, so torch.manual_seed and DataLoader's per-worker seeding make
+    them reproducible.
+    """
+
+    def __init__(self, root: str, files: list[str], image_size: int, channels: int, flip: bool,
+                 pixels: torch.Tensor | None = None):
+        steps = [v2.RandomHorizontalFlip(0.5)] if flip else []
+        super().__init__(root, transform=v2.Compose(steps + [v2.Lambda(from_uint8)]))
+        self.files, self.image_size, self.channels, self.flip = files, image_size, channels, flip
+        self.pixels = pixels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        pixels = self.pixels[index] if self.pixels is not None else self._decode(index)
+        return self.transform(pixels)  # (C, S, S) float32
+
+    def _decode(self, index: int) -> torch.Tensor:
+        path = os.path.join(self.root, self.files[index])
+        try:
+            return decode_image(path, self.image_size, self.channels)
+        except ImageError as error:  # the file changed since it was checked
+            raise DataError(f"{self.files[index]} could not be read during training: "
+                            f"{_reason(error, path, self.root)}.") from None
+
+    def extra_repr(self) -> str:
+        kept = "in memory" if self.pixels is not None else "decoded per item"
+        return f"Images: {_describe(self.image_size, self.channels)}, {kept}, flip={self.flip}"
+
+
+def _describe(image_size: int, channels: int) -> str:
+    return f"{image_size}×{image_size} {'grey' if channels == 1 else 'RGB'}"
+
+
+# ------------------------------------------------------------------------------------------ result
+
+@dataclass(frozen=True)
+class ImageFolderData:
+    """A loaded training folder: the Dataset, and what was skipped and why."""
+
+    dataset: ImageFolderDataset
+    root_name: str  # the folder's own name, never its absolute path
+    skipped: list[tuple[str, str]]  # (path relative to the folder, reason)
+    others: list[str]  # files that are not image types, ignored
+
+    @property
+    def num_images(self) -> int:
+        return len(self.dataset)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.dataset.pixels is not None
+
+    @property
+    def notice(self) -> str | None:
+        """A remark worth showing before training, or None."""
+        return SINGLE_IMAGE_NOTICE if self.num_images == 1 else None
+
+    def summary(self) -> str:
+        """One line for people: '1,797 images from digits/ at 16×16 grey; 2 files skipped: …'."""
+        data = self.dataset
+        text = (f"{_count(self.num_images, 'image')} from {self.root_name}/ at "
+                f"{_describe(data.image_size, data.channels)}"
+                f"{', randomly flipped' if data.flip else ''}")
+        if self.skipped:
+            text += f"; {_count(len(self.skipped), 'file')} skipped: {_name_some(self.skipped)}"
+        if self.others:
+            text += f"; {_count(len(self.others), 'other file')} ignored (not an image type)"
+        return text
+
+    def to_dict(self) -> dict:
+        """A JSON-safe record of the data for a checkpoint's metadata."""
+        data = self.dataset
+        return {"root": self.root_name, "num_images": self.num_images,
+                "num_skipped": len(self.skipped), "num_ignored": len(self.others),
+                "image_size": data.image_size, "channels": data.channels, "flip": data.flip,
+                "skipped": [list(entry) for entry in self.skipped[:NAMED_IN_DICT]]}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _name_some(entries: list[tuple[str, str]]) -> str:
+    named = ", ".join(f"{path} ({reason})" for path, reason in entries[:NAMED_IN_SUMMARY])
+    more = len(entries) - NAMED_IN_SUMMARY
+    return named + (f" and {more:,} more" if more > 0 else "")
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 3, flip: bool = True,
+                      max_in_memory_bytes: int = MAX_IN_MEMORY_BYTES,
+                      progress: Callable[[int, int], None] | None = None) -> ImageFolderData:
+    """Scan `root` recursively and decode every image once; raise DataError if none can be used.
+
+    Every file is fully decoded up front in both modes, so damaged files are skipped and reported
+    before training rather than failing mid-run. When N·C·S·S bytes fit `max_in_memory_bytes` the
+    decoded pixels are kept (training never decodes again); otherwise they are dropped and each item
+    is decoded again when accessed. `progress(done, total)` is called after each file.
+    """
+    image_size = _check_settings(root, image_size, channels)
+    real_root, name = os.path.realpath(root), _folder_name(root)
+    scan = scan_folder(real_root)
+    if not scan.images:
+        raise DataError(_nothing_found(name, scan))
+    keep = len(scan.images) * channels * image_size ** 2 <= max_in_memory_bytes
+    pixels, good, broken = _decode_all(real_root, scan.images, image_size, channels, keep, progress)
+    if not good:
+        raise DataError(f"None of the {_count(len(broken), 'image file')} in {name}/ could be read: "
+                        f"{_name_some(broken)}.")
+    dataset = ImageFolderDataset(real_root, good, image_size, channels, flip, pixels)
+    return ImageFolderData(dataset, name, sorted(scan.skipped + broken), scan.others)
+
+
+def _check_settings(root, image_size, channels) -> int:
+    if not os.path.isdir(root):
+        problem = "is not a folder" if os.path.exists(root) else "does not exist"
+        raise DataError(f"'{os.fspath(root)}' {problem}; choose a folder of images.")
+    if isinstance(image_size, bool) or int(image_size) != image_size or \
+            not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
+        raise DataError(f"image size must be a whole number from {MIN_IMAGE_SIZE} to "
+                        f"{MAX_IMAGE_SIZE}, got {image_size}.")
+    if channels not in (1, 3):
+        raise DataError(f"channels must be 1 (grey) or 3 (colour), got {channels}.")
+    return int(image_size)
+
+
+def _folder_name(root) -> str:
+    path = os.path.abspath(root)
+    return os.path.basename(path) or path
+
+
+def _nothing_found(name: str, scan: FolderScan) -> str:
+    text = (f"No images found in {name}/ or its subfolders (looked for "
+            f"{', '.join(IMAGE_EXTENSIONS)}, in any case).")
+    if scan.others:
+        text += f" It holds {_count(len(scan.others), 'other file')}, e.g. {', '.join(scan.others[:3])}."
+    elif not scan.skipped:
+        text += " The folder is empty (hidden files are ignored)."
+    if scan.skipped:
+        text += f" Not followed: {_name_some(scan.skipped)}."
+    return text

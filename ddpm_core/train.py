@@ -1,0 +1,326 @@
+"""Training an image DDPM by Algorithm 1 (EMA, warm-up, clipping, atomic checkpoints), and its CLI.
+
+    python -m ddpm_core.train --data DIR --out DIR [--steps N --preset tiny --image-size 32 ...]
+    python -m ddpm_core.train --out DIR --resume           # continue where the last save left off
+    torchrun --nproc_per_node=N -m ddpm_core.train ...      # data-parallel (DDP), rank 0 saves
+
+The loop is `train()`: it calls back with progress and stops cooperatively, so the UI, the CLI and
+the tests drive the same code. Batches come in an order fixed by (seed, step), and the model, EMA,
+optimiser and RNG states are all saved, so a resumed run continues where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_dict, load_checkpoint,
+                                   load_training_state, save_checkpoint, save_training_state)
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.data import DataError, load_image_folder
+from ddpm_core.losses import PREDICTION_TYPES, simple_loss
+from ddpm_core.schedules import SCHEDULES
+from ddpm_core.unet import PRESETS, UNet, preset
+
+CHECKPOINT_NAME = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What and how to train. Defaults follow Ho et al. 2020 where they fit a small CPU run."""
+
+    image_size: int = 32
+    channels: int = 3
+    preset: str = "tiny"
+    batch_size: int = 64
+    lr: float = 2e-4
+    steps: int = 10_000
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    prediction: str = "eps"
+    flip: bool = True
+    save_every: int = 500
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+        if self.prediction not in PREDICTION_TYPES:
+            raise ValueError(f"unknown prediction {self.prediction!r}; choose one of {PREDICTION_TYPES}")
+        for name, low in (("batch_size", 1), ("steps", 1), ("save_every", 1), ("warmup_steps", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+        if not 0 < self.lr <= 1 or not 0 <= self.ema_decay < 1 or not self.grad_clip > 0:
+            raise ValueError("need 0 < lr ≤ 1, 0 ≤ ema_decay < 1 and grad_clip > 0")
+
+
+@dataclass
+class Progress:
+    """Where training stands after a step (what a UI or progress bar shows)."""
+
+    step: int
+    steps: int
+    loss: float
+    lr: float
+    elapsed_s: float
+    images_per_s: float
+    saved: Path | None = None
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: its checkpoint, the last step, and a fingerprint of the final weights."""
+
+    checkpoint: Path
+    step: int
+    fingerprint: float
+
+
+def weights_fingerprint(model: torch.nn.Module) -> float:
+    """A checksum of every weight (Σ w + Σ |w| in float64): data-parallel ranks must agree on it."""
+    return float(sum(p.detach().double().sum() + p.detach().double().abs().sum() for p in model.parameters()))
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the last saved checkpoint is intact."""
+
+
+# ---- pieces of the loop -------------------------------------------------------------------------
+
+def pick_device(name: str | None = None) -> torch.device:
+    """'auto' (or None) picks CUDA, then Apple MPS, then the CPU; a named device must exist."""
+    if name in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available() or (
+            device.type == "mps" and not torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} is not present on this machine")
+    return device
+
+
+def warmup_lr(step: int, config: TrainConfig) -> float:
+    """Linear warm-up over `warmup_steps`, then constant (Ho et al. 2020, App. B)."""
+    return config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group torchrun describes in the environment."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def _batches(dataset, config: TrainConfig, start_step: int, rank: int, world: int) -> Iterator[torch.Tensor]:
+    """Batches in an order fixed by (seed, epoch): a resumed run sees what the first would have seen.
+
+    Already-seen batches are skipped by index, without loading them, because loading draws random
+    flips from the global RNG, whose state the checkpoint restores.
+    """
+    small = len(dataset) < config.batch_size * world  # e.g. one image: sample with replacement
+    epoch_batches = 1 if small else len(dataset) // (config.batch_size * world)
+    epoch, skip = divmod(start_step, epoch_batches)
+    while True:
+        g = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        if world > 1:
+            sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=config.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+        else:
+            sampler = RandomSampler(dataset, replacement=small, num_samples=config.batch_size if small else None,
+                                    generator=g)
+        indices = list(sampler)[skip * config.batch_size:]
+        # generator=g: an iterator's base seed would otherwise come from the global RNG too.
+        yield from DataLoader(dataset, batch_size=config.batch_size, sampler=indices, drop_last=not small,
+                              generator=g)
+        epoch, skip = epoch + 1, 0
+
+
+def _save(out_dir: Path, model, ema, optimizer, step, config, diffusion_config, dataset_info) -> Path:
+    path = save_checkpoint(out_dir / CHECKPOINT_NAME, model, ema, diffusion=diffusion_config,
+                           prediction=config.prediction, step=step, training=config_to_dict(config),
+                           dataset=dataset_info)
+    save_training_state(path, optimizer, step)
+    return path
+
+
+# ---- the loop ----------------------------------------------------------------------------------
+
+def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out_dir, *, resume: bool = False,
+          device: str | None = None, callback: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train ε_θ (or x_0 / v) on the images in `data_root` (Algorithm 1).
+
+    Saves `out_dir/model.safetensors` (+ `.state.safetensors`) every `save_every` steps, at the end,
+    and when `should_stop()` turns true. `resume` continues from that checkpoint. Raises DataError,
+    CheckpointError or TrainingError with a message for the user. `log` receives what the user should
+    read before training starts (the data summary, skipped files, the one-image notice).
+    """
+    config.check()
+    out_dir = Path(out_dir)
+    rank, world = _distributed()
+    device = pick_device(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    data = load_image_folder(data_root, config.image_size, config.channels, config.flip)
+    if log is not None and rank == 0:
+        for line in (data.summary(), data.notice):
+            if line:
+                log(line)
+    diffusion = diffusion_config.build().to(device)
+    torch.manual_seed(config.seed)
+    model = UNet(preset(config.preset, config.image_size, config.channels)).to(device)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    step = 0
+    if resume:
+        step = _restore(out_dir / CHECKPOINT_NAME, model, ema, optimizer, device)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    start, first_step, saved = time.perf_counter(), step, None
+    model.train()
+    for batch in _batches(data.dataset, config, step, rank, world):
+        if step >= config.steps:
+            break
+        lr = warmup_lr(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast:
+            loss = simple_loss(net, diffusion, batch.to(device), config.prediction)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"the loss became {loss.item()} at step {step + 1}; training stopped. The last "
+                                f"checkpoint (step {saved_step(out_dir)}) is intact; try a lower learning rate.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        ema.update_parameters(model)
+        step += 1
+        stop = should_stop is not None and should_stop()
+        saved = None
+        if rank == 0 and (step % config.save_every == 0 or step == config.steps or stop):
+            saved = _save(out_dir, model, ema.module, optimizer, step, config, diffusion_config, data.to_dict())
+        if callback is not None and rank == 0:
+            elapsed = time.perf_counter() - start
+            callback(Progress(step, config.steps, float(loss.detach()), lr, elapsed,
+                              (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved))
+        if stop:
+            break
+    if world > 1:
+        dist.barrier()
+    return TrainResult(out_dir / CHECKPOINT_NAME, step, weights_fingerprint(model))
+
+
+def saved_step(out_dir) -> int | None:
+    """The step of the checkpoint in `out_dir`, or None if there is none."""
+    try:
+        return load_checkpoint(Path(out_dir) / CHECKPOINT_NAME).step
+    except CheckpointError:
+        return None
+
+
+def _restore(path: Path, model, ema, optimizer, device) -> int:
+    checkpoint = load_checkpoint(path, device)
+    if checkpoint.architecture != "unet" or checkpoint.model.config != model.config:
+        raise CheckpointError(f"'{path}' holds a different network ({checkpoint.config.get('model')}); "
+                              "resume with the settings it was trained with")
+    model.load_state_dict(checkpoint.raw_model.state_dict())
+    ema.module.load_state_dict(checkpoint.model.state_dict())
+    step = load_training_state(path, optimizer)["step"]
+    ema.n_averaged.fill_(step)  # else the EMA's next update would copy the weights instead of averaging
+    return step
+
+
+# ---- command line ---------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m ddpm_core.train", description=__doc__.splitlines()[0])
+    p.add_argument("--data", help="folder of images, searched recursively (not needed with --resume)")
+    p.add_argument("--out", required=True, help="folder for model.safetensors and its resume state")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out with its settings")
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--channels", type=int, choices=(1, 3), default=d.channels)
+    p.add_argument("--preset", choices=sorted(PRESETS), default=d.preset)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--steps", type=int, default=None, help=f"total steps (default {d.steps})")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    p.add_argument("--prediction", choices=PREDICTION_TYPES, default=d.prediction)
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default="linear")
+    p.add_argument("--timesteps", type=int, default=1000)
+    p.add_argument("--save-every", type=int, default=d.save_every)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    return p
+
+
+def _configs(args) -> tuple[TrainConfig, DiffusionConfig, str]:
+    """From the flags, or, with --resume, from the checkpoint (only --steps/--save-every can change)."""
+    if args.resume:
+        saved = load_checkpoint(Path(args.out) / CHECKPOINT_NAME).config
+        config = config_from_dict(TrainConfig, saved["training"], "training")
+        config = dataclasses.replace(config, steps=args.steps or config.steps, save_every=args.save_every)
+        diffusion = config_from_dict(DiffusionConfig, saved["diffusion"], "diffusion")
+        return config, diffusion, args.data
+    config = TrainConfig(image_size=args.image_size, channels=args.channels, preset=args.preset,
+                         batch_size=args.batch_size, lr=args.lr, steps=args.steps or TrainConfig.steps,
+                         warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, prediction=args.prediction,
+                         flip=not args.no_flip, save_every=args.save_every, seed=args.seed)
+    diffusion = DiffusionConfig(schedule=args.schedule, timesteps=args.timesteps, rescale=args.timesteps != 1000)
+    return config, diffusion, args.data
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    args = _parser().parse_args(argv)
+    try:
+        config, diffusion, data_root = _configs(args)
+        if not data_root:  # a checkpoint records the folder's name, never its path
+            raise ValueError("--data is required: the folder of images (give it again with --resume)")
+        rank = int(os.environ.get("RANK", "0"))
+        bar = tqdm(total=config.steps, desc="train", unit="step", disable=rank != 0, dynamic_ncols=True)
+
+        def report(p: Progress) -> None:
+            bar.n = p.step
+            bar.set_postfix(loss=f"{p.loss:.4f}", img_s=f"{p.images_per_s:.0f}", refresh=False)
+            bar.update(0)
+            if p.saved is not None:
+                bar.write(f"step {p.step}: saved {p.saved}")
+
+        result = train(config, diffusion, data_root, args.out, resume=args.resume, device=args.device,
+                       callback=report, log=bar.write)
+        bar.close()
+    except (DataError, CheckpointError, TrainingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    # One line per rank: under DDP every rank must report the same weights.
+    print(f"rank {os.environ.get('RANK', '0')}: step {result.step}, weights fingerprint {result.fingerprint:.12e}",
+          flush=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: {result.checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

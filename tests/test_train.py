@@ -1,0 +1,151 @@
+"""Training: the loop, stopping, NaN handling, exact resumes, the CLI, SIGKILL + --resume, and DDP."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, free_port
+from ddpm_core import train as train_module
+from ddpm_core.checkpoints import load_checkpoint, state_path
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.train import TrainConfig, TrainingError, train
+
+DIFFUSION = DiffusionConfig(timesteps=100, rescale=True)
+
+
+def _config(**changes) -> TrainConfig:
+    base = dict(image_size=16, channels=1, preset="tiny", batch_size=4, steps=6, warmup_steps=2,
+                save_every=3, lr=1e-3, ema_decay=0.9, seed=0)
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Sixteen 16×16 grey images (stripes at different angles), as a user's folder would hold."""
+    root = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        y, x = np.mgrid[0:16, 0:16]
+        stripes = (np.sin((x * np.cos(i) + y * np.sin(i)) / 2) > 0) * 200 + rng.integers(0, 40, (16, 16))
+        Image.fromarray(stripes.astype(np.uint8)).save(root / f"img{i:02d}.png")
+    return root
+
+
+def _weights(path):
+    return load_checkpoint(path).raw_model.state_dict()
+
+
+def test_training_saves_loadable_checkpoints_and_reports_progress(images, tmp_path):
+    seen = []
+    result = train(_config(), DIFFUSION, images, tmp_path, callback=seen.append)
+    assert [p.step for p in seen] == [1, 2, 3, 4, 5, 6]
+    assert [p.saved is not None for p in seen] == [False, False, True, False, False, True]
+    assert all(np.isfinite(p.loss) for p in seen) and seen[0].lr == pytest.approx(5e-4)  # warm-up 1/2
+    loaded = load_checkpoint(result.checkpoint)
+    assert loaded.step == 6 == result.step and loaded.architecture == "unet"
+    assert loaded.config["dataset"]["num_images"] == 16 and loaded.config["training"]["preset"] == "tiny"
+    assert state_path(result.checkpoint).exists()
+    out = loaded.model(torch.zeros(2, 1, 16, 16), torch.tensor([0, 99]))
+    assert out.shape == (2, 1, 16, 16)
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one_exactly(images, tmp_path):
+    straight = train(_config(steps=6), DIFFUSION, images, tmp_path / "straight")
+    train(_config(steps=3), DIFFUSION, images, tmp_path / "split")
+    resumed = train(_config(steps=6), DIFFUSION, images, tmp_path / "split", resume=True)
+    assert resumed.step == 6 and resumed.fingerprint == straight.fingerprint
+    a, b = load_checkpoint(straight.checkpoint), load_checkpoint(resumed.checkpoint)
+    for name, value in a.model.state_dict().items():  # the EMA too
+        assert torch.equal(value, b.model.state_dict()[name]), name
+
+
+def test_should_stop_saves_and_stops(images, tmp_path):
+    result = train(_config(steps=50, save_every=100), DIFFUSION, images, tmp_path,
+                   should_stop=lambda: True)
+    assert result.step == 1 and load_checkpoint(result.checkpoint).step == 1
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_checkpoint(images, tmp_path, monkeypatch):
+    real = train_module.simple_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(train_module, "simple_loss", poisoned)
+    with pytest.raises(TrainingError, match=r"became nan at step 5.*checkpoint \(step 3\) is intact"):
+        train(_config(steps=10), DIFFUSION, images, tmp_path)
+    assert load_checkpoint(tmp_path / "model.safetensors").step == 3
+
+
+def test_bad_settings_and_folders_are_refused(images, tmp_path):
+    with pytest.raises(ValueError, match="unknown preset"):
+        train(_config(preset="huge"), DIFFUSION, images, tmp_path)
+    with pytest.raises(ValueError, match="No images found"):
+        train(_config(), DIFFUSION, tmp_path, tmp_path / "out")
+
+
+def _cli(*args, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "ddpm_core.train", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=240, **kwargs)
+
+
+CLI_ARGS = ["--image-size", "16", "--channels", "1", "--preset", "tiny", "--batch-size", "4",
+            "--timesteps", "100", "--warmup-steps", "2"]
+
+
+def test_cli_trains_and_explains_errors(images, tmp_path):
+    done = _cli("--data", str(images), "--out", str(tmp_path), "--steps", "4", "--save-every", "2", *CLI_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert "done:" in done.stdout and load_checkpoint(tmp_path / "model.safetensors").step == 4
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    failed = _cli("--data", str(empty), "--out", str(tmp_path / "x"), "--steps", "2", *CLI_ARGS)
+    assert failed.returncode == 2 and "error: No images found" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_sigkill_then_resume_finishes_at_the_requested_step(images, tmp_path):
+    args = ["--data", str(images), "--out", str(tmp_path), "--steps", "60", "--save-every", "5", *CLI_ARGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "ddpm_core.train", *args], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "model.safetensors"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (checkpoint.exists() and load_checkpoint(checkpoint).step >= 10):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # at whatever moment: mid-step or mid-write
+    process.wait()
+    killed_at = load_checkpoint(checkpoint).step  # the last save is intact and loadable
+    assert 10 <= killed_at < 60
+    resumed = _cli("--data", str(images), "--out", str(tmp_path), "--resume", "--steps", "60")
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(checkpoint).step == 60
+    straight = _cli("--data", str(images), "--out", str(tmp_path / "straight"), "--steps", "60",
+                    "--save-every", "5", *CLI_ARGS)
+    fingerprint = re.compile(r"weights fingerprint (\S+)")
+    assert fingerprint.search(resumed.stdout).group(1) == fingerprint.search(straight.stdout).group(1)
+
+
+def test_two_process_ddp_agrees_and_only_rank_0_writes(images, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+               "-m", "ddpm_core.train", "--data", str(images), "--out", str(out), "--steps", "4",
+               "--save-every", "2", *CLI_ARGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    prints = dict(re.findall(r"rank (\d): step 4, weights fingerprint (\S+)", done.stdout))
+    assert set(prints) == {"0", "1"} and prints["0"] == prints["1"], done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.state.safetensors"]
+    assert load_checkpoint(out / "model.safetensors").step == 4

@@ -75,3 +75,37 @@ def ddpm_sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tens
         x = step.prev_sample
         if t % every == 0 or t == 0:
             yield t, step
+
+
+def respace(diffusion: GaussianDiffusion, steps: int) -> tuple[GaussianDiffusion, torch.Tensor]:
+    """The same process over `steps` evenly spaced steps s_1 < … < s_S of the original (N&D 2021, §4).
+
+    β'_i = 1 − ᾱ_{s_i}/ᾱ_{s_{i−1}} keeps every ᾱ_{s_i}, so a model trained on all T steps samples
+    with fewer. Returns the new diffusion and the original 0-based index of each of its steps.
+    """
+    T = diffusion.num_timesteps
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must be from 1 to T = {T}, got {steps}")
+    use = torch.linspace(0, T - 1, steps, dtype=torch.float64).round().long().unique()
+    abar = diffusion.alphas_cumprod.cpu()[use]
+    betas = 1 - abar / torch.cat([abar.new_ones(1), abar[:-1]])
+    return GaussianDiffusion(betas).to(diffusion.device), use
+
+
+@torch.no_grad()
+def sample(model: Model, diffusion: GaussianDiffusion, shape: tuple[int, ...], *, steps: int | None = None,
+           prediction: str = "eps", variance: str = "beta", clip: bool = True, seed: int = 0,
+           device=None) -> torch.Tensor:
+    """Draw samples of `shape` by Algorithm 2, over `steps` respaced steps (all T by default)."""
+    device = torch.device(device or diffusion.device)
+    if steps is not None and steps != diffusion.num_timesteps:
+        diffusion, use = respace(diffusion, steps)
+        use = use.to(device)
+        original = model
+        model = lambda x, t: original(x, use[t])  # noqa: E731  (the network knows the original steps)
+    generator = torch.Generator(device).manual_seed(seed)
+    x = torch.randn(shape, generator=generator, device=device)
+    for _, step in ddpm_sample_loop(model, diffusion, x, prediction=prediction, variance=variance, clip=clip,
+                                    generator=generator, every=diffusion.num_timesteps):
+        x = step.prev_sample
+    return x

@@ -77,6 +77,7 @@ class Progress:
     elapsed_s: float
     images_per_s: float
     saved: Path | None = None
+    ema: torch.nn.Module | None = None  # the EMA network so far (eval it under torch.no_grad; don't train it)
 
 
 @dataclass
@@ -217,7 +218,8 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
         if callback is not None and rank == 0:
             elapsed = time.perf_counter() - start
             callback(Progress(step, config.steps, float(loss.detach()), lr, elapsed,
-                              (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved))
+                              (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved,
+                              ema.module))
         if stop:
             break
     if world > 1:

@@ -162,3 +162,28 @@ def test_reverse_yields_from_T_down_to_0():
 def test_train_config_is_checked():
     with pytest.raises(ValueError, match="steps must be from 1"):
         next(train_2d(DenoiserMLP(), DiffusionConfig().build(), torch.zeros(4, 2), Train2DConfig(steps=0)))
+
+
+def test_respacing_keeps_alpha_bar_at_the_kept_steps():
+    from ddpm_core.samplers import respace
+
+    diffusion = DiffusionConfig().build()
+    short, use = respace(diffusion, 50)
+    assert short.num_timesteps == 50 and use[0] == 0 and use[-1] == 999
+    torch.testing.assert_close(short.alphas_cumprod, diffusion.alphas_cumprod[use], rtol=1e-12, atol=0)
+    same, every = respace(diffusion, 1000)
+    torch.testing.assert_close(same.betas, diffusion.betas, rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="from 1 to T = 1000"):
+        respace(diffusion, 0)
+
+
+def test_respaced_sampling_with_an_oracle_recovers_the_data_point():
+    """A model that knows the true ε of a fixed x_0 leads Algorithm 2 back to x_0, in 20 or 1000 steps."""
+    from ddpm_core.samplers import sample
+
+    diffusion = DiffusionConfig().build()
+    target = torch.tensor([[0.3, -0.6]]).expand(64, 2)
+    oracle = lambda x, t: diffusion.predict_eps_from_x0(x, t, target)  # noqa: E731
+    for steps in (20, None):
+        out = sample(oracle, diffusion, (64, 2), steps=steps, clip=False, seed=1)
+        torch.testing.assert_close(out, target, atol=1e-4, rtol=0)

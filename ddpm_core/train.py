@@ -159,6 +159,24 @@ def _save(out_dir: Path, model, ema, optimizer, step, config, diffusion_config, 
     return path
 
 
+def training_step(net, model, ema, optimizer, diffusion, x0: torch.Tensor, config: TrainConfig,
+                  autocast) -> torch.Tensor | None:
+    """One step of Algorithm 1: L_simple, backward, clip, AdamW, EMA. None (nothing updated) if not finite.
+
+    `net` is what is called (the model, or its DDP wrapper); `model` owns the parameters.
+    """
+    with autocast:
+        loss = simple_loss(net, diffusion, x0, config.prediction)
+    if not torch.isfinite(loss):
+        return None
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    ema.update_parameters(model)
+    return loss.detach()
+
+
 # ---- the loop ----------------------------------------------------------------------------------
 
 def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out_dir, *, resume: bool = False,
@@ -200,16 +218,10 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
         lr = warmup_lr(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with autocast:
-            loss = simple_loss(net, diffusion, batch.to(device), config.prediction)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"the loss became {loss.item()} at step {step + 1}; training stopped. The last "
+        loss = training_step(net, model, ema, optimizer, diffusion, batch.to(device), config, autocast)
+        if loss is None:
+            raise TrainingError(f"the loss became NaN or infinite at step {step + 1}; training stopped. The last "
                                 f"checkpoint (step {saved_step(out_dir)}) is intact; try a lower learning rate.")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        ema.update_parameters(model)
         step += 1
         stop = should_stop is not None and should_stop()
         saved = None
@@ -217,7 +229,7 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
             saved = _save(out_dir, model, ema.module, optimizer, step, config, diffusion_config, data.to_dict())
         if callback is not None and rank == 0:
             elapsed = time.perf_counter() - start
-            callback(Progress(step, config.steps, float(loss.detach()), lr, elapsed,
+            callback(Progress(step, config.steps, float(loss), lr, elapsed,
                               (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved,
                               ema.module))
         if stop:

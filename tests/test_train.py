@@ -83,7 +83,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_checkpoint(images, tmp_pat
         return loss * float("nan") if calls["n"] == 5 else loss
 
     monkeypatch.setattr(train_module, "simple_loss", poisoned)
-    with pytest.raises(TrainingError, match=r"became nan at step 5.*checkpoint \(step 3\) is intact"):
+    with pytest.raises(TrainingError, match=r"became NaN or infinite at step 5.*checkpoint \(step 3\) is intact"):
         train(_config(steps=10), DIFFUSION, images, tmp_path)
     assert load_checkpoint(tmp_path / "model.safetensors").step == 3
 

@@ -54,10 +54,9 @@ def _timed(step, steps: int) -> list[float]:
 
 def run_ours(preset_name: str, batch: int, variant: str) -> dict:
     import torch
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     from ddpm_core.config import DiffusionConfig
-    from ddpm_core.train import TrainConfig, training_step
+    from ddpm_core.train import TrainConfig, make_ema, training_step
     from ddpm_core.unet import UNet, count_parameters, preset
 
     torch.manual_seed(0)
@@ -66,7 +65,7 @@ def run_ours(preset_name: str, batch: int, variant: str) -> dict:
     if variant == "channels_last":
         model, x0 = model.to(memory_format=torch.channels_last), x0.to(memory_format=torch.channels_last)
     net = torch.compile(model) if variant == "compile" else model
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+    ema = make_ema(model, 0.999)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=0.0)
     diffusion, config = DiffusionConfig().build(), TrainConfig()
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16" else nullcontext()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_dict, load_checkpoint,
@@ -115,6 +115,22 @@ def pick_device(name: str | None = None) -> torch.device:
     return device
 
 
+def ema_with_warmup(decay: float):
+    """EMA update whose decay warms up as min(decay, (1 + n)/(10 + n)) after n updates.
+
+    A fixed 0.999 would keep a short run's average close to the random start (0.999³⁰⁰ ≈ 0.74), so
+    a few hundred classroom steps would sample noise; the warm-up lets early averages follow the model.
+    """
+    def update(ema_params, params, num_averaged):
+        n = float(num_averaged)
+        torch._foreach_lerp_(ema_params, params, 1 - min(decay, (1 + n) / (10 + n)))
+    return update
+
+
+def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
+    return AveragedModel(model, multi_avg_fn=ema_with_warmup(decay))
+
+
 def warmup_lr(step: int, config: TrainConfig) -> float:
     """Linear warm-up over `warmup_steps`, then constant (Ho et al. 2020, App. B)."""
     return config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
@@ -203,7 +219,7 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
     diffusion = diffusion_config.build().to(device)
     torch.manual_seed(config.seed)
     model = UNet(preset(config.preset, config.image_size, config.channels)).to(device)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+    ema = make_ema(model, config.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     step = 0
     if resume:

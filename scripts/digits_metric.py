@@ -1,0 +1,361 @@
+"""How recognisable a digits model's samples are, measured by a small classifier trained on the digits.
+
+The yardstick is a small CNN trained here on 80 % of assets/digits at 16×16 grey, read by the same
+loader as training (`load_image_folder`, so pixels are x = p/127.5 − 1 exactly as the model saw
+them), with light random affine augmentation. It is retrained on every run: it takes seconds, is
+seeded, and so can never go stale. The other 20 % is held out and split in two halves: `reference`
+(the real distribution that samples are compared with) and `check` (real digits scored exactly like
+samples, the floor a perfect model would reach). Held out from the classifier only: the diffusion
+model trains on all 1,797 digits, so a model that memorised them would also score like `check`.
+
+On a set of images X (N, 1, 16, 16) in [−1, 1] it reports
+- confidence: the mean over X of the classifier's largest softmax probability (1 = sure of every image);
+- sure: the share of X whose largest probability is at least 0.9;
+- class entropy: H of the histogram of predicted classes, in bits (log2 10 ≈ 3.32 when all ten digits
+  are equally frequent; 0 when every image looks like the same digit: mode collapse);
+- Fréchet distance: FID's formula on the classifier's penultimate features (64 numbers) of X against
+  those of `reference`: ‖μ_X − μ_R‖² + Tr(Σ_X + Σ_R − 2 (Σ_X Σ_R)^½) (Heusel et al. 2017, Eq. 6).
+  The estimate is biased upwards for small sets, so every row is computed at the size of `check`:
+  larger sets are scored as the mean over random subsets of that size.
+
+Rows: the model's samples (with --checkpoint), the real `check` digits (floor), the `check` digits
+blurred (a sanity ceiling: right layout, no strokes) and Gaussian noise clipped to [−1, 1] (ceiling).
+Read the columns together: like most classifiers this one is fairly sure of some noise images, and
+only the Fréchet distance separates blur and noise from digits by orders of magnitude.
+
+Usage (from the repository root):
+    python scripts/digits_metric.py                                   # reference rows only
+    python scripts/digits_metric.py --checkpoint checkpoints/digits.safetensors \\
+        [--n 500] [--steps 250] [--seed 0] [--grid samples.png] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python scripts/digits_metric.py`: the core lives one level up
+
+from ddpm_core.data import load_image_folder  # noqa: E402
+from ddpm_core.images import from_uint8, to_uint8  # noqa: E402
+
+DIGITS = ROOT / "assets" / "digits"
+IMAGE_SIZE = 16
+NUM_CLASSES = 10
+TRAIN_SHARE = 0.8
+CLASSIFIER_SEED = 0  # fixed, so the yardstick is the same whatever --seed samples with
+SURE = 0.9  # a "clearly recognisable" image: the classifier gives its digit at least this probability
+FD_SUBSETS = 20
+
+
+# ------------------------------------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class Digits:
+    """Images (N, 1, 16, 16) float32 in [−1, 1] and their labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: torch.Tensor) -> "Digits":
+        return Digits(self.images[index], self.labels[index])
+
+
+def load_digits(root: Path = DIGITS, image_size: int = IMAGE_SIZE) -> Digits:
+    """Every digit under `root`/<label>/ through the training loader (no flips: digits are not symmetric)."""
+    data = load_image_folder(root, image_size, channels=1, flip=False)
+    labels = torch.tensor([int(name.split("/")[0]) for name in data.dataset.files])
+    return Digits(from_uint8(data.dataset.pixels), labels)
+
+
+def split_digits(digits: Digits, seed: int = CLASSIFIER_SEED) -> tuple[Digits, Digits, Digits]:
+    """(train, reference, check): per class, 80 % to train and the rest alternately to the two halves."""
+    generator = torch.Generator().manual_seed(seed)
+    parts: tuple[list, list, list] = ([], [], [])
+    for label in range(NUM_CLASSES):
+        index = torch.nonzero(digits.labels == label).flatten()
+        index = index[torch.randperm(len(index), generator=generator)]
+        cut = round(TRAIN_SHARE * len(index))
+        parts[0].append(index[:cut])
+        parts[1].append(index[cut::2])
+        parts[2].append(index[cut + 1::2])
+    return tuple(digits.subset(torch.cat(p).sort().values) for p in parts)
+
+
+# ------------------------------------------------------------------------------------- classifier
+
+class DigitClassifier(nn.Module):
+    """Three 3×3 conv layers (16×16 → 4×4), a 64-unit hidden layer (the features), 10 logits."""
+
+    FEATURES = 64
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 8, 8)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 4, 4)
+            nn.Flatten(), nn.Linear(64 * 4 * 4, self.FEATURES), nn.ReLU())
+        self.head = nn.Linear(self.FEATURES, NUM_CLASSES)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)  # (B, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))  # (B, 10) logits
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random small affine warps: rotation ±10°, scale ×0.9–1.1, shift ±1 pixel; background stays −1."""
+    n = x.shape[0]
+    uniform = lambda low, high: low + (high - low) * torch.rand(n, generator=generator)  # noqa: E731
+    angle, scale = uniform(-math.pi / 18, math.pi / 18), uniform(0.9, 1.1)
+    shift = uniform(-1, 1), uniform(-1, 1)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    pixel = 2 / x.shape[-1]  # one pixel in affine_grid's [−1, 1] coordinates
+    theta = torch.stack([torch.stack([cos, -sin, shift[0] * pixel], 1),
+                         torch.stack([sin, cos, shift[1] * pixel], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample pads with 0, so warp x + 1 (background 0) and shift back.
+    return F.grid_sample(x + 1, grid, align_corners=False) - 1
+
+
+def train_classifier(train: Digits, epochs: int = 20, batch_size: int = 64, lr: float = 3e-3,
+                     seed: int = CLASSIFIER_SEED) -> DigitClassifier:
+    """Train a DigitClassifier with Adam and a cosine learning rate; returns it in eval mode.
+
+    One thread: the batches are tiny, and with more threads a busy CPU slows them ten-fold.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(train, epochs, batch_size, lr, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(train: Digits, epochs: int, batch_size: int, lr: float, seed: int) -> DigitClassifier:
+    torch.manual_seed(seed)
+    model = DigitClassifier()
+    generator = torch.Generator().manual_seed(seed)
+    steps = epochs * math.ceil(len(train) / batch_size)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    model.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(train), generator=generator).split(batch_size):
+            loss = F.cross_entropy(model(augment(train.images[batch], generator)), train.labels[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def classify(model: DigitClassifier, x: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (N, 64) float64, class probabilities (N, 10)) of images x (N, 1, 16, 16) in [−1, 1]."""
+    features = torch.cat([model.features(chunk) for chunk in x.float().cpu().split(batch_size)])
+    return features.double(), model.head(features).softmax(dim=1)
+
+
+def accuracy(model: DigitClassifier, digits: Digits) -> float:
+    _, probs = classify(model, digits.images)
+    return float((probs.argmax(dim=1) == digits.labels).float().mean())
+
+
+# ----------------------------------------------------------------------------------------- metrics
+
+def mean_confidence(probs: torch.Tensor) -> float:
+    """Mean over images of the largest class probability, in [1/K, 1]."""
+    return float(probs.max(dim=1).values.mean())
+
+
+def sure_share(probs: torch.Tensor, threshold: float = SURE) -> float:
+    """Share of images whose largest class probability is at least `threshold`."""
+    return float((probs.max(dim=1).values >= threshold).float().mean())
+
+
+def class_entropy_bits(predictions: torch.Tensor, num_classes: int = NUM_CLASSES) -> float:
+    """Entropy H = −Σ_k p_k log2 p_k of the histogram of predicted classes (0 ≤ H ≤ log2 K)."""
+    p = torch.bincount(predictions.flatten(), minlength=num_classes).double()
+    p = p[p > 0] / p.sum()  # 0 · log 0 = 0
+    return float(-(p * p.log2()).sum()) + 0.0  # + 0.0 turns −0.0 into 0.0
+
+
+def feature_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (D,) and unbiased covariance (D, D), in float64, of features (N, D)."""
+    features = features.double()
+    return features.mean(dim=0), torch.cov(features.T).reshape(features.shape[1], features.shape[1])
+
+
+def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+    """The symmetric square root of a symmetric positive semi-definite matrix, by eigendecomposition.
+
+    The matrix is symmetrised first and eigenvalues below zero (rounding) are clamped to zero.
+    """
+    values, vectors = torch.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+
+
+def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> float:
+    """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2): ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½).
+
+    Σ1Σ2 is not symmetric, but it is similar to M = Σ1^½ Σ2 Σ1^½, which is symmetric PSD, so
+    Tr (Σ1 Σ2)^½ = Σ_i √λ_i(M): two symmetric eigendecompositions (torch.linalg.eigh) in float64
+    instead of scipy's general sqrtm, and no complex parts to discard.
+    """
+    mu1, sigma1, mu2, sigma2 = (t.double() for t in (mu1, sigma1, mu2, sigma2))
+    root1 = sqrtm_psd(sigma1)
+    middle = root1 @ sigma2 @ root1
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    value = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_root
+    return float(value.clamp(min=0))
+
+
+def frechet_distance_of(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D) and (M, D)."""
+    return frechet_distance(*feature_stats(a), *feature_stats(b))
+
+
+def frechet_at_size(features: torch.Tensor, reference: tuple[torch.Tensor, torch.Tensor], size: int,
+                    subsets: int = FD_SUBSETS, seed: int = 0) -> float:
+    """Mean Fréchet distance of random `size`-subsets of `features` to reference (μ, Σ).
+
+    Its small-sample bias grows as the set shrinks, so sets are compared at one size.
+    """
+    if len(features) <= size:
+        return frechet_distance(*feature_stats(features), *reference)
+    generator = torch.Generator().manual_seed(seed)
+    picks = [torch.randperm(len(features), generator=generator)[:size] for _ in range(subsets)]
+    return sum(frechet_distance(*feature_stats(features[p]), *reference) for p in picks) / subsets
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The metric of one image set; see the module docstring."""
+
+    n: int
+    confidence: float
+    sure: float
+    class_entropy: float
+    frechet: float
+
+
+class DigitsMetric:
+    """The trained classifier and the reference statistics: score(images) → Scores."""
+
+    def __init__(self, model: DigitClassifier, reference: Digits, size: int):
+        self.model, self.size = model, size
+        self.reference = feature_stats(classify(model, reference.images)[0])
+
+    def score(self, images: torch.Tensor) -> Scores:
+        features, probs = classify(self.model, images)
+        return Scores(len(images), mean_confidence(probs), sure_share(probs),
+                      class_entropy_bits(probs.argmax(dim=1)),
+                      frechet_at_size(features, self.reference, self.size))
+
+
+# --------------------------------------------------------------------------------------- baselines
+
+def noise_images(n: int, seed: int = 0) -> torch.Tensor:
+    """Pure noise: N(0, 1) per pixel clipped to [−1, 1], shape (n, 1, 16, 16)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE, generator=generator).clamp(-1, 1)
+
+
+def blurred_images(images: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """Real digits under a Gaussian blur (σ = 2 pixels at 16×16): the right blob in the right place."""
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.gaussian_blur(images, kernel_size=[9, 9], sigma=[sigma, sigma])
+
+
+# --------------------------------------------------------------------------------------- sampling
+
+def sample_checkpoint(path: str, n: int, steps: int | None, seed: int, device: str) -> torch.Tensor:
+    """n samples (n, 1, 16, 16) in [−1, 1] from a digits checkpoint's EMA network."""
+    from ddpm_core.checkpoints import load_checkpoint
+    from ddpm_core.samplers import sample
+
+    checkpoint = load_checkpoint(path, device=device)
+    model_config = checkpoint.config.get("model", {})
+    shape = (model_config.get("image_size"), model_config.get("channels"))
+    if shape != (IMAGE_SIZE, 1):
+        raise SystemExit(f"{path} makes {shape[0]}×{shape[0]} images with {shape[1]} channel(s); "
+                         f"the digits metric needs {IMAGE_SIZE}×{IMAGE_SIZE} grey (1 channel).")
+    x = sample(checkpoint.model, checkpoint.diffusion, (n, 1, IMAGE_SIZE, IMAGE_SIZE), steps=steps,
+               prediction=checkpoint.prediction, clip=True, seed=seed, device=device)
+    return x.cpu()
+
+
+def save_grid(images: torch.Tensor, path: str, columns: int = 20, zoom: int = 4) -> None:
+    """A grid of images (N, 1, S, S) in [−1, 1], 1-pixel grey gutters, enlarged `zoom`× (nearest)."""
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images, nrow=columns, padding=1, pad_value=0.0)[:1]  # (1, H, W)
+    picture = Image.fromarray(to_uint8(grid))
+    picture.resize((picture.width * zoom, picture.height * zoom), Image.NEAREST).save(path)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def format_table(rows: list[tuple[str, Scores]]) -> str:
+    lines = [f"{'set':<22}{'n':>6}{'confidence':>12}{'sure ≥0.9':>11}{'class H (bits)':>16}{'Fréchet':>10}"]
+    for name, s in rows:
+        lines.append(f"{name:<22}{s.n:>6}{s.confidence:>12.3f}{s.sure:>11.1%}{s.class_entropy:>16.3f}"
+                     f"{s.frechet:>10.2f}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", help="a 16×16 grey digits checkpoint (.safetensors) to sample from")
+    parser.add_argument("--n", type=int, default=500, help="samples to draw (default 500)")
+    parser.add_argument("--steps", type=int, default=250, help="respaced sampling steps (default 250 of T)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampling and the noise row")
+    parser.add_argument("--grid", help="also save the first 200 samples as a PNG grid here")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    train, reference, check = split_digits(load_digits())
+    model = train_classifier(train)
+    metric = DigitsMetric(model, reference, size=len(check))
+    print(f"classifier: loaded the digits and trained on {len(train)} of them in "
+          f"{time.perf_counter() - start:.1f} s; held-out accuracy {accuracy(model, reference):.1%} "
+          f"(reference, n={len(reference)}), {accuracy(model, check):.1%} (check, n={len(check)})")
+    rows = []
+    if args.checkpoint:
+        start = time.perf_counter()
+        samples = sample_checkpoint(args.checkpoint, args.n, args.steps, args.seed, args.device)
+        print(f"sampled {args.n} images in {args.steps} steps in {time.perf_counter() - start:.1f} s")
+        rows.append(("samples", metric.score(samples)))
+        if args.grid:
+            save_grid(samples[:200], args.grid)
+            print(f"wrote {args.grid}")
+    rows += [("real (check)", metric.score(check.images)),
+             ("real, blurred σ=2", metric.score(blurred_images(check.images))),
+             ("noise", metric.score(noise_images(len(check), args.seed)))]
+    print(f"Fréchet distance to the reference digits (n={len(reference)}), each set scored at n={len(check)}")
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

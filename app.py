@@ -11,7 +11,7 @@ import logging
 import gradio as gr
 
 from ddpm_core.images import MAX_FILE_BYTES
-from ui import forward_tab, lab2d_tab
+from ui import forward_tab, lab2d_tab, settings, train_tab
 from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
@@ -32,6 +32,8 @@ def build_app() -> gr.Blocks:
                 forward_tab.build(demo)
             with gr.Tab("2-D lab", id="lab2d"):
                 lab2d_tab.build(demo)
+            with gr.Tab("Train", id="train"):
+                train_tab.build(demo)
     return demo
 
 
@@ -40,7 +42,7 @@ def launch_options() -> dict:
     # run_history=False: Gradio would otherwise rewrite every slider event's outputs into localStorage,
     # tripling slider → image latency (measured by bench/bench_forward_browser.py).
     return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS,
-                run_history=False)
+                run_history=False, **settings.launch_options())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""Deployment settings from the environment: demo mode, its caps, and where training runs are kept.
+
+    DDPM_DEMO=1|0        demo mode; on by default on Hugging Face Spaces (which sets SPACE_ID), else off
+    DDPM_MAX_RUNS=N      training runs at once (default: 1 on up to 3 CPU cores, else 2)
+    DDPM_RUNS_DIR=DIR    local mode's run folders (default <repo>/runs/, git-ignored)
+
+`load()` reads DDPM_DEMO and DDPM_MAX_RUNS when a tab is built, so one process can host a demo and a
+local app side by side (the tests do); `runs_dir()` reads DDPM_RUNS_DIR each time a run starts.
+
+Demo mode is for a public server: no folder path (uploads only), uploads capped in count and bytes,
+smaller runs, each session's uploads and runs in its own temporary folder, deleted when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ddpm_core.uploads import UploadLimits
+
+ROOT = Path(__file__).resolve().parent.parent
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+DEMO_UPLOADS = UploadLimits(max_files=500, max_upload_bytes=50 * 2**20, max_zip_entries=2_000,
+                            max_unzipped_bytes=200 * 2**20, max_ratio=100)
+LOCAL_UPLOADS = UploadLimits(max_files=100_000, max_upload_bytes=4 * 2**30, max_zip_entries=200_000,
+                             max_unzipped_bytes=8 * 2**30, max_ratio=100)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the Train tab allows on this deployment."""
+
+    demo: bool
+    max_steps: int
+    max_image_size: int
+    max_batch_size: int
+    max_concurrent_runs: int
+    uploads: UploadLimits
+
+
+def demo_mode() -> bool:
+    """DDPM_DEMO if set (1/0, true/false, yes/no, on/off), else whether this runs on Hugging Face Spaces."""
+    value = os.environ.get("DDPM_DEMO")
+    if value is None:
+        return bool(os.environ.get("SPACE_ID"))
+    if value.strip().lower() not in _TRUE | _FALSE:
+        raise ValueError(f"DDPM_DEMO must be 1 or 0, got {value!r}")
+    return value.strip().lower() in _TRUE
+
+
+def default_max_runs() -> int:
+    """Two runs share a 2-core CPU badly: each took 2.7× as long as alone (vs 2× run one after the other)."""
+    return 2 if (os.cpu_count() or 1) >= 4 else 1
+
+
+def load() -> Settings:
+    """The settings as the environment says now."""
+    runs = int(os.environ.get("DDPM_MAX_RUNS") or default_max_runs())
+    if runs < 1:
+        raise ValueError(f"DDPM_MAX_RUNS must be at least 1, got {runs}")
+    if demo_mode():
+        return Settings(demo=True, max_steps=2_000, max_image_size=64, max_batch_size=64,
+                        max_concurrent_runs=runs, uploads=DEMO_UPLOADS)
+    return Settings(demo=False, max_steps=1_000_000, max_image_size=128, max_batch_size=1024,
+                    max_concurrent_runs=runs, uploads=LOCAL_UPLOADS)
+
+
+def runs_dir() -> Path:
+    """Where local mode keeps run folders (`<name>/model.safetensors`)."""
+    return Path(os.environ.get("DDPM_RUNS_DIR") or ROOT / "runs").expanduser().resolve()
+
+
+def sessions_dir() -> Path:
+    """Per-session temporary folders (uploads; in demo mode also runs), one per session id."""
+    return Path(tempfile.gettempdir()) / "ddpm-explorer-sessions"
+
+
+def launch_options() -> dict:
+    """Extra launch() options for demo mode: Gradio's /monitoring page is open to anyone by default."""
+    return {"enable_monitoring": False} if demo_mode() else {}

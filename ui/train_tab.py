@@ -10,6 +10,7 @@ files in its own temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import html
@@ -27,22 +28,22 @@ import gradio as gr
 import numpy as np
 import torch
 from safetensors import safe_open
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import make_grid
 
 from ddpm_core.checkpoints import config_from_dict
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from ddpm_core.images import to_uint8
-from ddpm_core.losses import simple_loss
 from ddpm_core.samplers import sample
-from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, train
+from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
 from ddpm_core.uploads import ZIP_EXTENSION, collect_uploads
 from ui import plots, plots2d, settings as deployment
 from ui.errors import user_errors
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DATA = "assets/digits"  # the default folder in local mode, relative to the repo
 POLL_S = 0.5  # how often the stream reports
 ABANDONED_S = 120  # a run nobody has polled for this long stops (and saves): its page went away
 PREVIEW_COUNT = 16  # samples in a preview grid (4 × 4)
@@ -156,7 +157,7 @@ def _checkpoints_markdown(folder: Path | None) -> str:
         return "No checkpoints yet: a run saves `model.safetensors` every 500 steps, at its end and on Stop."
     lines = ["| run | checkpoint |", "|---|---|"]
     lines += [f"| `{label.split(' · ')[0]}` | {label.split(' · ', 1)[1]} |" for label, _ in rows]
-    return "**Checkpoints** (the Sample tab lists them too)\n\n" + "\n".join(lines)
+    return "**Checkpoints** (your trained models)\n\n" + "\n".join(lines)
 
 
 def _run_names(folder: Path | None) -> list[str]:
@@ -191,18 +192,14 @@ def step_seconds(preset_name: str, image_size: int, channels: int, batch_size: i
     with _TIMING_LOCK:
         torch.manual_seed(0)
         model = UNet(preset(preset_name, image_size, channels))
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+        ema = make_ema(model, 0.999)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        diffusion = diffusion_for(DiffusionConfig())
+        diffusion, config = diffusion_for(DiffusionConfig()), TrainConfig()
 
         def timed(batch: int) -> float:
             start = time.perf_counter()
-            loss = simple_loss(model, diffusion, torch.randn(batch, channels, image_size, image_size), "eps")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            ema.update_parameters(model)
+            x0 = torch.randn(batch, channels, image_size, image_size)
+            training_step(model, model, ema, optimizer, diffusion, x0, config, contextlib.nullcontext())
             return time.perf_counter() - start
 
         small = timed(2)  # the first step allocates: a warm-up, unless it is slow enough to stand alone
@@ -374,7 +371,7 @@ def _final_status(view: View, plan: RunPlan, result, settings: deployment.Settin
     p, name, note = view.last, html.escape(plan.name), _preview_note(view)
     if result.step >= plan.config.steps:
         return status_html(f"✅ Finished run <b>{name}</b> at step {result.step:,}; checkpoint saved to "
-                           f"{_where(plan, settings)}. The Sample tab lists it.", p, plan, note)
+                           f"{_where(plan, settings)}.", p, plan, note)
     return status_html(f"⏹️ Stopped at step {result.step:,}; checkpoint saved — press <b>Resume</b> to continue "
                        f"run <b>{name}</b>.", p, plan, note)
 
@@ -405,7 +402,9 @@ class TrainTab:
         if path and uploads:
             raise ValueError("Give a folder path or upload files, not both: clear one of them.")
         if path:
-            return Path(path).expanduser()
+            folder = Path(path).expanduser()
+            # A relative path that is not there from the current folder may be one of the repo's (assets/digits).
+            return folder if folder.is_absolute() or folder.exists() else REPO_ROOT / folder
         if not uploads:
             raise ValueError("Upload images or one .zip of images first." if self.settings.demo else
                              "Choose the training images: type a folder path or upload images (or one .zip).")
@@ -621,22 +620,24 @@ def build(demo: gr.Blocks) -> TrainTabHandle:
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            path = gr.Textbox(label="Folder of images on this computer (searched recursively)",
-                              placeholder="e.g. assets/digits", visible=not settings.demo, elem_id="train-path")
+            path = gr.Textbox("" if settings.demo else BUNDLED_DATA,
+                              label="Folder of images on this computer (searched recursively)",
+                              info=f"{BUNDLED_DATA}: the bundled 1,797 handwritten digits (8×8, UCI)",
+                              visible=not settings.demo, elem_id="train-path")
             files = gr.File(label=("Upload images or one .zip" if settings.demo else "…or upload images or one .zip")
                             + (f" (at most {settings.uploads.max_files} files, "
                                f"{settings.uploads.max_upload_bytes // 2**20} MB)" if settings.demo else ""),
                             file_count="multiple", file_types=[*IMAGE_EXTENSIONS, ZIP_EXTENSION], height=140,
                             elem_id="train-files")
             with gr.Row():
-                image_size = gr.Slider(MIN_IMAGE_SIZE, settings.max_image_size, value=32, step=8,
+                image_size = gr.Slider(MIN_IMAGE_SIZE, settings.max_image_size, value=16, step=8,
                                        label="Image size (px)", info="16 suits the bundled digits",
                                        elem_id="train-size")
-                channels = gr.Radio(CHANNEL_CHOICES, value=3, label="Channels", elem_id="train-channels")
+                channels = gr.Radio(CHANNEL_CHOICES, value=1, label="Channels", elem_id="train-channels")
             preset_name = gr.Dropdown(_preset_choices(), value="tiny", label="U-Net preset",
                                       info="Measuring speed on this machine…", elem_id="train-preset")
             with gr.Row():
-                batch_size = gr.Slider(1, min(256, settings.max_batch_size), value=32, step=1, label="Batch size",
+                batch_size = gr.Slider(1, min(256, settings.max_batch_size), value=64, step=1, label="Batch size",
                                        elem_id="train-batch")
                 steps = gr.Number(2000, label=f"Steps (at most {settings.max_steps:,})" if settings.demo else "Steps",
                                   precision=0, minimum=1,
@@ -644,13 +645,13 @@ def build(demo: gr.Blocks) -> TrainTabHandle:
             controls = build_schedule_controls("train")
             with gr.Accordion("More settings", open=False):
                 with gr.Row():
-                    lr = gr.Number(TrainConfig.lr, label="Learning rate (after a linear warm-up)", elem_id="train-lr")
-                    ema = gr.Number(TrainConfig.ema_decay, label="EMA decay", elem_id="train-ema")
+                    lr = gr.Number(5e-4, label="Learning rate (after a linear warm-up)", elem_id="train-lr")
+                    ema = gr.Number(0.995, label="EMA decay", elem_id="train-ema")
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="train-seed")
                     preview_every = gr.Number(200, label="Preview samples every (steps; 0 = only at the end)",
                                               precision=0, minimum=0, elem_id="train-preview-every")
-                flip = gr.Checkbox(True, label="Random horizontal flips (turn off for digits and text)",
+                flip = gr.Checkbox(False, label="Random horizontal flips (not for digits or text)",
                                    elem_id="train-flip")
             run_name = gr.Dropdown([], value=None, allow_custom_value=True, label="Run name",
                                    info="Blank: a new name. Pick an earlier run to Resume it.", elem_id="train-run")

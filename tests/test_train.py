@@ -138,14 +138,16 @@ def test_sigkill_then_resume_finishes_at_the_requested_step(images, tmp_path):
 
 
 def test_two_process_ddp_agrees_and_only_rank_0_writes(images, tmp_path):
-    out = tmp_path / "ddp"
+    out, logs = tmp_path / "ddp", tmp_path / "logs"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+               f"--log-dir={logs}", "--tee=1",  # each rank's stdout also in its own file: no interleaving
                "-m", "ddpm_core.train", "--data", str(images), "--out", str(out), "--steps", "4",
                "--save-every", "2", *CLI_ARGS]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    prints = dict(re.findall(r"rank (\d): step 4, weights fingerprint (\S+)", done.stdout))
-    assert set(prints) == {"0", "1"} and prints["0"] == prints["1"], done.stdout
+    reports = "\n".join(path.read_text() for path in sorted(logs.rglob("stdout.log")))
+    prints = dict(re.findall(r"rank (\d): step 4, weights fingerprint (\S+)", reports))
+    assert set(prints) == {"0", "1"} and prints["0"] == prints["1"], reports
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.state.safetensors"]
     assert load_checkpoint(out / "model.safetensors").step == 4

@@ -31,6 +31,7 @@ from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import DataError, load_image_folder
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
+from ddpm_core.samplers import sample
 from ddpm_core.schedules import SCHEDULES
 from ddpm_core.unet import PRESETS, UNet, preset
 
@@ -281,6 +282,20 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
     return TrainResult(out_dir / CHECKPOINT_NAME, step, weights_fingerprint(model))
 
 
+def save_sample_grid(ema: torch.nn.Module, diffusion_config: DiffusionConfig, config: TrainConfig, out_dir,
+                     step: int, count: int = 16, steps: int = 50) -> Path:
+    """A PNG grid of `count` samples of the EMA network (respaced Algorithm 2) at `out_dir/samples_step{N}.png`."""
+    from torchvision.utils import save_image
+
+    device = next(ema.parameters()).device
+    shape = (count, config.channels, config.image_size, config.image_size)
+    x = sample(ema, diffusion_config.build().to(device), shape, steps=min(steps, diffusion_config.timesteps),
+               prediction=config.prediction, seed=config.seed, device=device)
+    path = Path(out_dir) / f"samples_step{step}.png"
+    save_image((x + 1) / 2, path, nrow=int(count ** 0.5), padding=1)
+    return path
+
+
 def saved_step(out_dir) -> int | None:
     """The step of the checkpoint in `out_dir`, or None if there is none."""
     try:
@@ -322,6 +337,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=sorted(SCHEDULES), default="linear")
     p.add_argument("--timesteps", type=int, default=1000)
     p.add_argument("--save-every", type=int, default=d.save_every)
+    p.add_argument("--sample-every", type=int, default=0,
+                   help="write a 4×4 grid of EMA samples (50 respaced steps) to --out every N steps; 0: at the end only")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
@@ -363,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(0)
             if p.saved is not None:
                 bar.write(f"step {p.step}: saved {p.saved}")
+            every = args.sample_every
+            if (every and p.step % every == 0) or p.step == p.steps:
+                bar.write(f"step {p.step}: samples in {save_sample_grid(p.ema, diffusion, config, args.out, p.step)}")
 
         result = train(config, diffusion, data_root, args.out, resume=args.resume, device=args.device,
                        callback=report, log=bar.write)

@@ -106,9 +106,12 @@ CLI_ARGS = ["--image-size", "16", "--channels", "1", "--preset", "tiny", "--batc
 
 
 def test_cli_trains_and_explains_errors(images, tmp_path):
-    done = _cli("--data", str(images), "--out", str(tmp_path), "--steps", "4", "--save-every", "2", *CLI_ARGS)
+    done = _cli("--data", str(images), "--out", str(tmp_path), "--steps", "4", "--save-every", "2",
+                "--sample-every", "2", *CLI_ARGS)
     assert done.returncode == 0, done.stderr
     assert "done:" in done.stdout and load_checkpoint(tmp_path / "model.safetensors").step == 4
+    for step in (2, 4):  # a 4×4 grid of 16×16 samples, 1-pixel padding: 4·17 + 1 = 69 pixels a side
+        assert Image.open(tmp_path / f"samples_step{step}.png").size == (69, 69)
     empty = tmp_path / "empty"
     empty.mkdir()
     failed = _cli("--data", str(empty), "--out", str(tmp_path / "x"), "--steps", "2", *CLI_ARGS)
@@ -149,5 +152,5 @@ def test_two_process_ddp_agrees_and_only_rank_0_writes(images, tmp_path):
     reports = "\n".join(path.read_text() for path in sorted(logs.rglob("stdout.log")))
     prints = dict(re.findall(r"rank (\d): step 4, weights fingerprint (\S+)", reports))
     assert set(prints) == {"0", "1"} and prints["0"] == prints["1"], reports
-    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.state.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.state.safetensors", "samples_step4.png"]
     assert load_checkpoint(out / "model.safetensors").step == 4

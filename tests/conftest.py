@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,16 @@ ARTIFACTS = ROOT / "artifacts"  # screenshots to look at; git-ignored
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def write_png_header(path, width: int, height: int) -> str:
+    """A PNG whose header claims width×height (a decompression bomb needs nothing more to be refused)."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                           + chunk(b"IEND", b""))
+    return str(path)
 
 
 def free_port() -> int:

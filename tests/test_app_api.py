@@ -3,8 +3,6 @@
 import json
 import math
 import re
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from conftest import ASSETS
+from conftest import ASSETS, write_png_header
 from ddpm_core.images import load_image
 from ddpm_core.schedules import make_beta_schedule
 
@@ -97,13 +95,6 @@ def test_markov_chain_and_closed_form_agree_in_distribution(client):
 
 # ---- bad input: a clear message, and the next request is served --------------------------------
 
-def _png_bomb(path):
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
-
-
 def _truncated(path):
     noise = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)
     Image.fromarray(noise).save(path, format="PNG")
@@ -113,7 +104,7 @@ def _truncated(path):
 @pytest.mark.parametrize("make,message", [
     (lambda p: p.write_text("hello"), "not an image this app can read"),
     (lambda p: p.write_bytes(b""), "is empty"),
-    (_png_bomb, "too large to decode safely"),
+    (lambda p: write_png_header(p, 20000, 20000), "too large to decode safely"),
     (_truncated, "damaged or truncated"),
 ])
 def test_bad_files_give_a_clear_message_and_the_app_keeps_serving(client, tmp_path, make, message):

@@ -2,9 +2,7 @@
 
 import json
 import os
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from conftest import write_png_header
 from ddpm_core import data
 from ddpm_core.data import SINGLE_IMAGE_NOTICE, DataError, load_image_folder
 from ddpm_core.images import from_uint8, to_uint8
@@ -21,15 +20,6 @@ def _save(path, image, **kwargs):
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, **kwargs)
     return path
-
-
-def _png_header_only(path, width, height):
-    """A PNG whose header claims width×height (a decompression bomb needs nothing more to be refused)."""
-    def chunk(kind, payload):
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
 
 
 def _noise(size, seed=0, channels=3):
@@ -126,7 +116,7 @@ def _broken_folder(root):
     jpeg = _save(root / "sub" / "cut.jpg", _noise(64, seed=1)).read_bytes()
     root.joinpath("sub", "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
     root.joinpath("empty.png").write_bytes(b"")
-    _png_header_only(root / "bomb.png", 20000, 20000)
+    write_png_header(root / "bomb.png", 20000, 20000)
     root.joinpath("readme.txt").write_text("images of cats")
 
 

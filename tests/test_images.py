@@ -1,29 +1,18 @@
 """Reading user images: every odd or hostile file becomes a tensor in [−1, 1] or a clear ImageError."""
 
-import struct
-import zlib
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from conftest import write_png_header
 from ddpm_core.images import ImageError, from_uint8, load_image, to_uint8
 
 
 def _save(tmp_path, name, image, **kwargs):
     path = tmp_path / name
     image.save(path, **kwargs)
-    return str(path)
-
-
-def _png_header_only(path, width, height):
-    """A PNG whose header claims width×height (a decompression bomb needs nothing more to be refused)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
     return str(path)
 
 
@@ -98,8 +87,8 @@ def test_animated_gif_uses_the_first_frame(tmp_path):
 @pytest.mark.parametrize("make,message", [
     (lambda p: p.write_bytes(b""), "is empty"),
     (lambda p: p.write_text("this is not a picture"), "not an image this app can read"),
-    (lambda p: _png_header_only(p, 20000, 20000), r"too large.*\(400 MP\); the limit is 40 MP"),
-    (lambda p: _png_header_only(p, 9000, 6000), r"too large.*\(9000×6000 pixels, 54 MP\); the limit is 40 MP"),
+    (lambda p: write_png_header(p, 20000, 20000), r"too large.*\(400 MP\); the limit is 40 MP"),
+    (lambda p: write_png_header(p, 9000, 6000), r"too large.*\(9000×6000 pixels, 54 MP\); the limit is 40 MP"),
 ])
 def test_unreadable_files_are_refused_with_a_reason(tmp_path, make, message):
     path = tmp_path / "upload.png"

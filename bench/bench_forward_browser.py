@@ -39,7 +39,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TARGET_MS = 100.0
 RANGE = "#fwd-t input[type=range]"
-SCRUB = "#fwd-scrub [data-loaded]"  # the gr.HTML's inner element; js_on_load writes data-* there
 
 # Set t from page JS and wait (in the page) for the server's new <img> to arrive and decode.
 SERVER_STEP_JS = """

@@ -214,6 +214,16 @@ def _parse_config(path: Path, metadata: dict) -> dict:
     return config
 
 
+def read_config(path) -> dict:
+    """The configuration a checkpoint records, read from its header alone (no weights are loaded).
+
+    Raises CheckpointError for a file that is not a readable DDPM Explorer checkpoint.
+    """
+    path = Path(path)
+    metadata, _ = _read_header(path)
+    return _parse_config(path, metadata)
+
+
 def _build_network(config: dict) -> torch.nn.Module:
     architectures = _architectures()
     name = config.get("architecture")

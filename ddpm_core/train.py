@@ -27,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_dict, load_checkpoint,
-                                   load_training_state, save_checkpoint, save_training_state)
+                                   load_training_state, read_config, save_checkpoint, save_training_state)
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import DataError, load_image_folder
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
@@ -297,9 +297,9 @@ def save_sample_grid(ema: torch.nn.Module, diffusion_config: DiffusionConfig, co
 
 
 def saved_step(out_dir) -> int | None:
-    """The step of the checkpoint in `out_dir`, or None if there is none."""
+    """The step of the checkpoint in `out_dir` (read from its header), or None if there is none."""
     try:
-        return load_checkpoint(Path(out_dir) / CHECKPOINT_NAME).step
+        return read_config(Path(out_dir) / CHECKPOINT_NAME).get("step")
     except CheckpointError:
         return None
 

@@ -17,7 +17,7 @@ from gradio.components.plot import PlotData
 from ddpm_core.diffusion import GaussianDiffusion
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
-BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"
+BLUE, ORANGE, GREEN, VERMILLION, SKY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9"
 SCHEDULE_STYLES = ((BLUE, "solid"), (ORANGE, "dash"))
 MAX_CURVE_POINTS = 400
 HIST_RANGE = 4.0

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import functools
 import html
-import json
 import queue
 import re
 import shutil
@@ -27,10 +26,9 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
-from safetensors import safe_open
 from torchvision.utils import make_grid
 
-from ddpm_core.checkpoints import config_from_dict
+from ddpm_core.checkpoints import CheckpointError, config_from_dict, read_config
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from ddpm_core.images import to_uint8
@@ -119,13 +117,11 @@ def _release(folder: Path) -> None:
 
 
 def checkpoint_config(path: Path) -> dict | None:
-    """The configuration a checkpoint records (read from its header, no weights), or None if unreadable."""
+    """The configuration a checkpoint records (header only), or None: damaged or foreign files are not listed."""
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            config = json.loads((handle.metadata() or {}).get("config", "null"))
-    except Exception:  # noqa: BLE001 (damaged or foreign files are simply not listed)
+        return read_config(path)
+    except CheckpointError:
         return None
-    return config if isinstance(config, dict) else None
 
 
 def _describe_config(config: dict) -> str:

@@ -13,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.losses import simple_loss
 from ddpm_core.mlp import DenoiserMLP
-from ddpm_core.samplers import ddpm_sample_loop
+from ddpm_core.samplers import sample_loop
 
 MAX_TRAIN_STEPS = 50_000
 
@@ -97,5 +97,7 @@ def reverse_2d(model: torch.nn.Module, diffusion: GaussianDiffusion, n: int, see
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n, 2, generator=g)
     yield diffusion.num_timesteps, x_T
-    for index, step in ddpm_sample_loop(model, diffusion, x_T, variance=variance, generator=g, every=every):
-        yield index, step.prev_sample  # after the step at index i, the sample is at paper step i
+    for frame in sample_loop(model, diffusion, x_T, variance=variance, generator=g):
+        t = frame.t - 1  # the step from paper step t + 1 leaves the sample at paper step t
+        if t % every == 0 or t == 0:
+            yield t, frame.step.prev_sample

@@ -1,4 +1,9 @@
-"""Reverse-process samplers: p_θ(x_{t−1} | x_t) steps and loops that yield every frame."""
+"""Reverse-process samplers: DDPM (Algorithm 2) and DDIM steps, and a loop that yields every frame.
+
+Timesteps are 0-based indices as in `diffusion.py` (index i is the paper's step i + 1). A sampler
+visits a descending subsequence τ_S > … > τ_1 of the T indices (all of them by default); index −1
+stands for "after the last step", where ᾱ = 1 and the sample is x_0.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from ddpm_core.diffusion import GaussianDiffusion
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 VARIANCES = ("beta", "beta_tilde")  # σ_t² = β_t (the paper's default) or β̃_t (Ho et al. 2020, §3.2)
+SAMPLERS = ("ddpm", "ddim")
 
 
 @dataclass
@@ -61,20 +67,45 @@ def ddpm_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: 
     return StepOutput(mean + diffusion._extract(sigma2, t, x_t).sqrt() * noise, pred_x0, pred_eps)
 
 
-def ddpm_sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *, prediction: str = "eps",
-                     variance: str = "beta", clip: bool = False, generator: torch.Generator | None = None,
-                     every: int = 1) -> Iterator[tuple[int, StepOutput]]:
-    """Run Algorithm 2 from x_T, yielding (t, step) every `every` steps and always at the last (t = 0).
+def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: float) -> torch.Tensor:
+    """σ_τ(η) = η · √((1 − ᾱ_prev)/(1 − ᾱ_t)) · √(1 − ᾱ_t/ᾱ_prev)  (Song et al. 2021, Eq. 16).
 
-    t is the 0-based index of the step just taken; `step.prev_sample` is then x at paper step t.
+    η = 0 is the deterministic DDIM; η = 1 is DDPM's posterior standard deviation √β̃ on the subsequence.
     """
-    x = x_T
-    for t in reversed(range(diffusion.num_timesteps)):
-        step = ddpm_step(model, diffusion, x, t, prediction=prediction, variance=variance, clip=clip,
-                         generator=generator)
-        x = step.prev_sample
-        if t % every == 0 or t == 0:
-            yield t, step
+    return eta * ((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev)).sqrt()
+
+
+@torch.no_grad()
+def ddim_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: int, t_prev: int, *,
+              eta: float = 0.0, prediction: str = "eps", clip: bool = False,
+              generator: torch.Generator | None = None) -> StepOutput:
+    """Sample x_{τ_prev} = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z  (Song et al. 2021, Eq. 12).
+
+    `t` and `t_prev` < t are 0-based indices; t_prev = −1 is the end of the chain (ᾱ = 1), where the
+    step returns x̂_0 itself.
+    """
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"η must lie in [0, 1], got {eta}")
+    pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip)
+    alpha_bar_t = diffusion._extract(diffusion.alphas_cumprod, t, x_t)
+    if t_prev < 0:
+        return StepOutput(pred_x0, pred_x0, pred_eps)
+    alpha_bar_prev = diffusion._extract(diffusion.alphas_cumprod, t_prev, x_t)
+    sigma = ddim_sigma(alpha_bar_t, alpha_bar_prev, eta)
+    prev = alpha_bar_prev.sqrt() * pred_x0 + (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * pred_eps
+    if eta > 0:
+        prev = prev + sigma * torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
+    return StepOutput(prev, pred_x0, pred_eps)
+
+
+def sampling_timesteps(num_timesteps: int, steps: int | None = None) -> torch.Tensor:
+    """The 0-based indices τ_1 < … < τ_S of S evenly spaced steps, always including 0 and T − 1."""
+    steps = num_timesteps if steps is None else steps
+    if not 1 <= steps <= num_timesteps:
+        raise ValueError(f"steps must be from 1 to T = {num_timesteps}, got {steps}")
+    if steps == 1:
+        return torch.tensor([num_timesteps - 1])
+    return torch.linspace(0, num_timesteps - 1, steps, dtype=torch.float64).round().long().unique()
 
 
 def respace(diffusion: GaussianDiffusion, steps: int) -> tuple[GaussianDiffusion, torch.Tensor]:
@@ -83,29 +114,72 @@ def respace(diffusion: GaussianDiffusion, steps: int) -> tuple[GaussianDiffusion
     β'_i = 1 − ᾱ_{s_i}/ᾱ_{s_{i−1}} keeps every ᾱ_{s_i}, so a model trained on all T steps samples
     with fewer. Returns the new diffusion and the original 0-based index of each of its steps.
     """
-    T = diffusion.num_timesteps
-    if not 1 <= steps <= T:
-        raise ValueError(f"steps must be from 1 to T = {T}, got {steps}")
-    use = torch.linspace(0, T - 1, steps, dtype=torch.float64).round().long().unique()
+    use = sampling_timesteps(diffusion.num_timesteps, steps)
     abar = diffusion.alphas_cumprod.cpu()[use]
     betas = 1 - abar / torch.cat([abar.new_ones(1), abar[:-1]])
     return GaussianDiffusion(betas).to(diffusion.device), use
 
 
+def _on_original_steps(model: Model, use: torch.Tensor) -> Model:
+    """The network indexed by a respaced process's step i, which it knows as original step use[i]."""
+    return lambda x, t: model(x, use[t])
+
+
+@dataclass
+class Frame:
+    """The loop's state after `index` of `count` steps, which went from x_t to x_{t_prev}.
+
+    `t` and `t_prev` are the paper's steps (1..T, and 0 for the final x_0); `step` holds x_{t_prev}
+    (prev_sample) and the x̂_0 and ε̂ computed at x_t.
+    """
+
+    index: int
+    count: int
+    t: int
+    t_prev: int
+    step: StepOutput
+
+
+def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *, sampler: str = "ddpm",
+                steps: int | None = None, eta: float = 0.0, prediction: str = "eps", variance: str = "beta",
+                clip: bool = False, generator: torch.Generator | None = None) -> Iterator[Frame]:
+    """Run the reverse process from x_T over `steps` of the T steps (all by default), yielding each step.
+
+    "ddpm": Algorithm 2 on the respaced process (Nichol & Dhariwal 2021) when steps < T; "ddim":
+    Song et al.'s update with η on the same subsequence. Nothing is copied off the device, so a
+    consumer that keeps only some frames costs the loop nothing; stopping the iteration stops the work.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+    use = sampling_timesteps(diffusion.num_timesteps, steps)
+    count, x = len(use), x_T
+    if sampler == "ddpm":
+        if count != diffusion.num_timesteps:
+            diffusion, use = respace(diffusion, count)
+            model = _on_original_steps(model, use.to(x_T.device))
+        for index, t in enumerate(reversed(range(count)), start=1):
+            step = ddpm_step(model, diffusion, x, t, prediction=prediction, variance=variance, clip=clip,
+                             generator=generator)
+            x = step.prev_sample
+            yield Frame(index, count, int(use[t]) + 1, int(use[t - 1]) + 1 if t > 0 else 0, step)
+        return
+    previous = [-1, *use[:-1].tolist()]
+    for index, (t, t_prev) in enumerate(zip(reversed(use.tolist()), reversed(previous)), start=1):
+        step = ddim_step(model, diffusion, x, t, t_prev, eta=eta, prediction=prediction, clip=clip,
+                         generator=generator)
+        x = step.prev_sample
+        yield Frame(index, count, t + 1, t_prev + 1, step)
+
+
 @torch.no_grad()
-def sample(model: Model, diffusion: GaussianDiffusion, shape: tuple[int, ...], *, steps: int | None = None,
-           prediction: str = "eps", variance: str = "beta", clip: bool = True, seed: int = 0,
-           device=None) -> torch.Tensor:
-    """Draw samples of `shape` by Algorithm 2, over `steps` respaced steps (all T by default)."""
+def sample(model: Model, diffusion: GaussianDiffusion, shape: tuple[int, ...], *, sampler: str = "ddpm",
+           steps: int | None = None, eta: float = 0.0, prediction: str = "eps", variance: str = "beta",
+           clip: bool = True, seed: int = 0, device=None) -> torch.Tensor:
+    """Draw samples of `shape` with `sampler` over `steps` of the T steps (all by default), from `seed`."""
     device = torch.device(device or diffusion.device)
-    if steps is not None and steps != diffusion.num_timesteps:
-        diffusion, use = respace(diffusion, steps)
-        use = use.to(device)
-        original = model
-        model = lambda x, t: original(x, use[t])  # noqa: E731  (the network knows the original steps)
     generator = torch.Generator(device).manual_seed(seed)
     x = torch.randn(shape, generator=generator, device=device)
-    for _, step in ddpm_sample_loop(model, diffusion, x, prediction=prediction, variance=variance, clip=clip,
-                                    generator=generator, every=diffusion.num_timesteps):
-        x = step.prev_sample
+    for frame in sample_loop(model, diffusion, x, sampler=sampler, steps=steps, eta=eta, prediction=prediction,
+                             variance=variance, clip=clip, generator=generator):
+        x = frame.step.prev_sample
     return x

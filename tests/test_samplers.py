@@ -1,0 +1,177 @@
+"""DDPM and DDIM samplers against the math: oracles that know x_0, η = 1 against DDPM, determinism, devices."""
+
+import math
+
+import pytest
+import torch
+
+from ddpm_core.config import DiffusionConfig
+from ddpm_core.samplers import (ddim_sigma, ddim_step, ddpm_step, respace, sample, sample_loop,
+                                sampling_timesteps)
+
+DIFFUSION = DiffusionConfig().build()  # the paper's linear schedule, T = 1000
+X0 = torch.tensor([[0.5, -0.8, 0.1]], dtype=torch.float64).expand(16, 3)
+
+
+def oracle(diffusion, x0, prediction="eps"):
+    """A "network" that knows x_0 and answers with the true ε, x_0 or v of any x_t."""
+    def model(x_t, t):
+        eps = diffusion.predict_eps_from_x0(x_t, t, x0)
+        return {"eps": eps, "x0": x0, "v": diffusion.velocity(x0, t, eps)}[prediction]
+    return model
+
+
+def test_sampling_timesteps_span_the_chain_evenly():
+    use = sampling_timesteps(1000, 50)
+    assert len(use) == 50 and use[0] == 0 and use[-1] == 999
+    gaps = use.diff()
+    assert gaps.min() >= 20 and gaps.max() <= 21  # 999/49 = 20.39
+    assert torch.equal(sampling_timesteps(1000), torch.arange(1000))
+    assert sampling_timesteps(1000, 1).tolist() == [999]
+    for bad in (0, 1001):
+        with pytest.raises(ValueError, match="from 1 to T = 1000"):
+            sampling_timesteps(1000, bad)
+
+
+def test_ddim_sigma_at_eta_1_is_the_respaced_posterior_std():
+    """η = 1: σ_τ² equals β̃ of the process respaced to the same subsequence (Song et al. 2021, §4.1)."""
+    short, use = respace(DIFFUSION, 40)
+    abar = DIFFUSION.alphas_cumprod[use]
+    sigma = ddim_sigma(abar[1:], abar[:-1], 1.0)
+    torch.testing.assert_close(sigma**2, short.posterior_variance[1:], rtol=1e-10, atol=0)
+    assert torch.equal(ddim_sigma(abar[1:], abar[:-1], 0.0), torch.zeros(39, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("steps", [1000, 37])
+def test_ddim_with_eta_1_is_ddpm_with_beta_tilde(steps):
+    """Same seed, same x_T: DDIM η = 1 and DDPM σ² = β̃ draw the same noise and give the same chain."""
+    model = lambda x, t: torch.sin(3 * x) * (1 + t.view(-1, 1) / 1000)  # noqa: E731 (any smooth "network")
+    x_T = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    runs = {}
+    for sampler, kwargs in (("ddim", {"eta": 1.0}), ("ddpm", {"variance": "beta_tilde"})):
+        g = torch.Generator().manual_seed(1)
+        runs[sampler] = [f.step.prev_sample for f in sample_loop(model, DIFFUSION, x_T, sampler=sampler, steps=steps,
+                                                                  generator=g, **kwargs)]
+    assert len(runs["ddim"]) == len(runs["ddpm"]) == steps
+    for ddim, ddpm in zip(runs["ddim"], runs["ddpm"]):
+        torch.testing.assert_close(ddim, ddpm, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+@pytest.mark.parametrize("steps", [1000, 50, 3])
+def test_ddim_with_an_oracle_recovers_x0(prediction, steps):
+    x_T = torch.randn(X0.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    frames = list(sample_loop(oracle(DIFFUSION, X0, prediction), DIFFUSION, x_T, sampler="ddim", steps=steps,
+                              prediction=prediction))
+    torch.testing.assert_close(frames[-1].step.prev_sample, X0, atol=1e-9, rtol=0)
+    torch.testing.assert_close(frames[0].step.pred_x0, X0, atol=1e-9, rtol=0)  # already exact at t = T
+
+
+@pytest.mark.parametrize("prediction", ["x0", "v"])
+def test_ddpm_recovers_x0_for_x0_and_v_prediction_oracles(prediction):
+    out = sample(oracle(DIFFUSION, X0.float(), prediction), DIFFUSION, X0.shape, steps=25, prediction=prediction,
+                 clip=False, seed=2)
+    torch.testing.assert_close(out, X0.float(), atol=1e-4, rtol=0)
+
+
+def test_ddim_eta_0_is_deterministic_and_the_seed_matters():
+    model = lambda x, t: 0.5 * x  # noqa: E731
+    shape = (4, 1, 8, 8)
+    a = sample(model, DIFFUSION, shape, sampler="ddim", steps=20, seed=7)
+    b = sample(model, DIFFUSION, shape, sampler="ddim", steps=20, seed=7)
+    c = sample(model, DIFFUSION, shape, sampler="ddim", steps=20, seed=8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    x_T = torch.randn(shape, generator=torch.Generator().manual_seed(7))
+    ends = [list(sample_loop(model, DIFFUSION, x_T, sampler="ddim", steps=20,
+                             generator=torch.Generator().manual_seed(s)))[-1].step.prev_sample for s in (1, 2)]
+    assert torch.equal(*ends)  # η = 0 draws no noise after x_T: the generator is irrelevant
+
+
+def test_ddpm_is_reproducible_for_a_seed():
+    model = lambda x, t: 0.5 * x  # noqa: E731
+    a, b = (sample(model, DIFFUSION, (4, 1, 8, 8), steps=30, seed=3) for _ in range(2))
+    assert torch.equal(a, b)
+
+
+def test_ddim_step_mean_and_variance_match_equation_12():
+    """With the true ε, x̂_0 = x_0; x_prev ~ N(√ᾱ_prev x_0 + √(1−ᾱ_prev−σ²) ε, σ²): check over many draws."""
+    n, t, t_prev, eta = 40_000, 600, 400, 0.6
+    x0 = torch.tensor([0.7, -0.4], dtype=torch.float64).expand(n, 2)
+    eps = torch.randn(n, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x_t = DIFFUSION.q_sample(x0, t, eps)
+    step = ddim_step(oracle(DIFFUSION, x0), DIFFUSION, x_t, t, t_prev, eta=eta,
+                     generator=torch.Generator().manual_seed(2))
+    abar_t, abar_prev = DIFFUSION.alphas_cumprod[t], DIFFUSION.alphas_cumprod[t_prev]
+    sigma2 = (eta**2 * (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)).item()
+    mean = abar_prev.sqrt() * x0 + (1 - abar_prev - sigma2).sqrt() * eps
+    residual = step.prev_sample - mean
+    assert residual.mean(0).abs().max() < 5 * math.sqrt(sigma2 / n)
+    assert (residual.var(0) - sigma2).abs().max() < 5 * sigma2 * math.sqrt(2 / (n - 1))
+
+
+def test_frames_count_down_from_T_to_0():
+    model = lambda x, t: 0 * x  # noqa: E731
+    x_T = torch.randn(2, 3)
+    for sampler, steps in (("ddpm", None), ("ddpm", 10), ("ddim", 10), ("ddim", 1)):
+        frames = list(sample_loop(model, DIFFUSION, x_T, sampler=sampler, steps=steps))
+        count = steps or 1000
+        assert [f.index for f in frames] == list(range(1, count + 1))
+        assert frames[0].t == 1000 and frames[-1].t_prev == 0
+        assert all(a.t_prev == b.t and a.t > a.t_prev for a, b in zip(frames, frames[1:]))
+
+
+def test_the_last_ddpm_step_adds_no_noise_and_clipping_bounds_x0():
+    model = lambda x, t: -5 * x  # noqa: E731 (an ε̂ that puts x̂_0 far outside [−1, 1])
+    x_t = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    clipped = ddpm_step(model, DIFFUSION, x_t, 0, clip=True)
+    assert clipped.pred_x0.abs().max() <= 1 and torch.equal(clipped.prev_sample, clipped.pred_x0)
+    assert ddpm_step(model, DIFFUSION, x_t, 0, clip=False).pred_x0.abs().max() > 1
+    # the clipped x̂_0 and the ε̂ it implies still describe the same x_t
+    step = ddpm_step(model, DIFFUSION, x_t, 500, clip=True, generator=torch.Generator())
+    rebuilt = DIFFUSION.q_sample(step.pred_x0, 500, step.pred_eps)
+    torch.testing.assert_close(rebuilt, x_t, atol=1e-5, rtol=0)
+
+
+def test_bad_sampler_settings_are_refused():
+    model = lambda x, t: x  # noqa: E731
+    x_T = torch.zeros(1, 2)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        next(sample_loop(model, DIFFUSION, x_T, sampler="euler"))
+    with pytest.raises(ValueError, match="η must lie in"):
+        next(sample_loop(model, DIFFUSION, x_T, sampler="ddim", steps=5, eta=1.5))
+    with pytest.raises(ValueError, match="unknown variance"):
+        next(sample_loop(model, DIFFUSION, x_T, variance="big"))
+
+
+def _accelerators():
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found or [pytest.param("cuda", marks=pytest.mark.skip(reason="no CUDA or MPS device here"))]
+
+
+@pytest.mark.parametrize("device", _accelerators())
+def test_cpu_and_accelerator_agree_in_fp32(device, monkeypatch):
+    """The same x_T and weights: deterministic DDIM and the U-Net agree across devices within 1e-4.
+
+    TF32 is switched off: with it, CUDA convolutions round inputs to 10 mantissa bits (~1e-3 relative).
+    Stochastic samplers draw different noise per device (each device has its own generator), so only
+    the deterministic path can be compared value by value.
+    """
+    from ddpm_core.unet import UNet, UNetConfig
+
+    if device == "cuda":
+        monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+        monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(image_size=16, channels=3, base_channels=16, channel_mults=(1, 2),
+                          attention_resolutions=(8,), dropout=0.0)).eval()
+    x_T = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    results = []
+    for where in ("cpu", device):
+        model, diffusion = net.to(where), DiffusionConfig().build().to(where)
+        frames = list(sample_loop(model, diffusion, x_T.to(where), sampler="ddim", steps=20, clip=True))
+        results.append(frames[-1].step.prev_sample.cpu())
+    torch.testing.assert_close(results[1], results[0], atol=1e-4, rtol=0)

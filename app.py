@@ -11,7 +11,7 @@ import logging
 import gradio as gr
 
 from ddpm_core.images import MAX_FILE_BYTES
-from ui import forward_tab, lab2d_tab, settings, train_tab
+from ui import forward_tab, lab2d_tab, sample_tab, settings, train_tab
 from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
@@ -20,7 +20,7 @@ INTRO = ("Denoising diffusion, one equation at a time. The forward process $q(x_
 CSS = """
 #fwd-equation .katex-display { margin: 0.3em 0; font-size: 1.12em; }
 #fwd-terminal p { font-size: var(--text-lg); }
-"""
+""" + sample_tab.CSS
 
 
 def build_app() -> gr.Blocks:
@@ -33,7 +33,9 @@ def build_app() -> gr.Blocks:
             with gr.Tab("2-D lab", id="lab2d"):
                 lab2d_tab.build(demo)
             with gr.Tab("Train", id="train"):
-                train_tab.build(demo)
+                trained = train_tab.build(demo)
+            with gr.Tab("Sample", id="sample") as sample_item:
+                sample_tab.build(demo, trained, sample_item)
     return demo
 
 

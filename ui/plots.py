@@ -167,3 +167,27 @@ def residual_figure(z_chain: np.ndarray, z_closed: np.ndarray, t: int) -> dict:
     data.append(_normal_curve("N(0, 1), what both must follow"))
     title = "(x<sub>t</sub> − √ᾱ<sub>t</sub> x<sub>0</sub>) / √(1−ᾱ<sub>t</sub>)"
     return {"data": data, "layout": _density_layout(title, "standardised residual")}
+
+
+def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title: str = "") -> dict:
+    """Per reverse step, over t from T down to 0: std(x_t) and the RMS change of x̂_0 since the last step."""
+    x = [int(v) for v in t]
+    change = [None if i == 0 else round(float(v), 6) for i, v in enumerate(x0_change)]  # no change at the first
+    return {
+        "data": [{"type": "scatter", "mode": "lines+markers" if len(x) <= 60 else "lines", "x": x,
+                  "y": [round(float(v), 5) for v in std], "name": "std of x<sub>t</sub>",
+                  "line": {"color": BLUE, "width": 3}},
+                 {"type": "scatter", "mode": "lines+markers" if len(x) <= 60 else "lines", "x": x, "y": change,
+                  "name": "RMS change of x̂<sub>0</sub>", "yaxis": "y2",
+                  "line": {"color": VERMILLION, "width": 2, "dash": "dash"}}],
+        "layout": {"height": 300, "font": FONT, "margin": {"l": 54, "r": 60, "t": 40, "b": 44},
+                   "plot_bgcolor": "white", "paper_bgcolor": "white",
+                   "legend": {"x": 0.02, "y": 0.02, "bgcolor": "rgba(255,255,255,0.8)"},
+                   "title": {"text": title or "Per reverse step", "x": 0.02},
+                   "xaxis": {**AXIS, "title": {"text": "t (the chain runs from T down to 0)"}, "autorange": "reversed"},
+                   "yaxis": {**AXIS, "title": {"text": "std of x<sub>t</sub>"}, "rangemode": "tozero",
+                             "color": BLUE},
+                   "yaxis2": {**AXIS, "title": {"text": "RMS Δx̂<sub>0</sub> (log)"}, "overlaying": "y",
+                              "side": "right", "type": "log", "showgrid": False, "color": VERMILLION,
+                              "dtick": 1, "exponentformat": "power"}},
+    }

@@ -1,0 +1,511 @@
+"""The Sample tab: pick a checkpoint, run DDPM or DDIM, and watch x_t and x̂_0 live; export GIF, MP4, WebM, PNG.
+
+Sampling (ddpm_core.sample.SamplingRun) runs in a background thread that keeps the newest frame and
+every k-th one for the exports. The Sample event is a generator that polls the thread every POLL_S
+seconds and sends the newest frame as one HTML update (the grids inline as PNG data URLs, so no
+frame is written to Gradio's cache). Stop sets the thread's Event, which the loop checks after every
+step, so the computation itself stops within one network evaluation.
+
+Checkpoints are offered by key, never by path: "bundled:NAME" (checkpoints/), "run:NAME" (the
+session's training runs) and "upload:N" (this session's uploads), resolved on the server each time.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import functools
+import html
+import io
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from ddpm_core.animation import compose_frame, image_grid, save_animation, upscale
+from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkpoint, read_config
+from ddpm_core.sample import SampleConfig, SamplingRun, available_devices, describe
+from ddpm_core.samplers import Frame
+from ddpm_core.unet import UNetConfig, UNet, count_parameters
+from ui import plots, settings as deployment
+from ui.errors import user_errors
+from ui.train_tab import RUN_NAME, TrainTabHandle
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = REPO_ROOT / "checkpoints"
+DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
+POLL_S = 0.25  # how often the live view updates
+MAX_FRAMES = 120  # frames kept for the exports (plus the last)
+FRAME_BUDGET_BYTES = 200 * 2**20  # … and at most this much memory for them
+LIVE_WIDTH = 320  # each live grid is drawn about this wide (nearest neighbour, by the browser)
+MAX_UPLOAD_BYTES = 200 * 2**20
+COMPARE = [SampleConfig(sampler="ddpm"), SampleConfig(sampler="ddim", eta=0.0), SampleConfig(sampler="ddim", eta=0.5),
+           SampleConfig(sampler="ddim", eta=1.0)]
+SEED_MAX = 2**31 - 1
+INTRO = ("Start from pure noise $x_T \\sim \\mathcal{N}(0, \\mathbf{I})$ and let the network remove it step by step. "
+         "Left: the sample $x_t$; right: the network's current guess $\\hat{x}_0$. **DDPM** is Algorithm 2 of "
+         "Ho et al. (2020); **DDIM** (Song et al. 2021) takes larger steps, deterministically at η = 0.")
+CSS = """
+#sample-live .live-panels { display: flex; gap: 14px; flex-wrap: wrap; }
+#sample-live figure { margin: 0; flex: 1 1 240px; max-width: 420px; }
+#sample-live figure img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
+#sample-live figcaption { font-weight: 600; margin-bottom: 4px; }
+#sample-live .live-head { display: flex; justify-content: space-between; font-size: var(--text-lg);
+                          font-variant-numeric: tabular-nums; margin-bottom: 6px; }
+#sample-live .live-bar { height: 10px; background: #e5e5e5; border-radius: 5px; margin-bottom: 10px; }
+#sample-live .live-bar div { height: 100%; background: #0072B2; border-radius: 5px; }
+#sample-compare .cmp { display: flex; gap: 14px; flex-wrap: wrap; }
+#sample-compare figure { margin: 0; flex: 1 1 180px; max-width: 260px; }
+#sample-compare img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
+"""
+
+
+# ---- sessions ------------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    """A finished (or stopped) run: what the exports and the final grid are made of."""
+
+    name: str
+    description: str
+    kept: list[tuple[int, int, list[np.ndarray]]]  # (step index, t after it, panels), every k-th step
+    count: int
+    final: np.ndarray
+    seconds: float
+    stopped: bool
+    slug: str  # for file names: "ddim-eta0.5-50steps-seed0"
+
+
+@dataclass
+class Session:
+    """One browser session's sampling: uploads, the run in progress, the last result, its export folder."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # never user input: it names a folder
+    uploads: dict[str, Path] = field(default_factory=dict)
+    worker: "Worker | None" = None
+    result: Result | None = None
+
+    @property
+    def folder(self) -> Path:
+        return deployment.sessions_dir() / f"sample-{self.id}"
+
+
+def new_session() -> Session:
+    return Session()
+
+
+def end_session(session: Session | None) -> None:
+    """Gradio calls this when a session expires: stop its run and delete its files."""
+    if session is None:
+        return
+    if session.worker is not None:
+        session.worker.stop.set()
+    shutil.rmtree(session.folder, ignore_errors=True)
+
+
+# ---- checkpoints by key --------------------------------------------------------------------------------
+
+def bundled_checkpoints() -> list[Path]:
+    return sorted(p for p in BUNDLED_DIR.glob("*.safetensors") if not p.name.endswith(".state.safetensors"))
+
+
+def checkpoint_choices(handle: TrainTabHandle, train_session, session: Session | None) -> list[tuple[str, str]]:
+    """(label, key) of every checkpoint this session may sample: bundled, its training runs, its uploads."""
+    choices = [(f"{p.stem} (bundled)", f"bundled:{p.name}") for p in bundled_checkpoints()]
+    choices += [(f"{label} (trained here)", f"run:{Path(path).parent.name}")
+                for label, path in handle.checkpoints(train_session)]
+    if session is not None:
+        choices += [(f"{path.name} (uploaded)", key) for key, path in session.uploads.items()]
+    return choices
+
+
+def resolve(key, handle: TrainTabHandle, train_session, session: Session) -> Path:
+    """The file behind a checkpoint key, checked against what this session may read."""
+    kind, _, name = (key or "").partition(":") if isinstance(key, str) else ("", "", "")
+    if kind == "bundled" and name in {p.name for p in bundled_checkpoints()}:
+        return BUNDLED_DIR / name
+    if kind == "run" and RUN_NAME.match(name):
+        root = handle.checkpoints(train_session)
+        for _, path in root:
+            if Path(path).parent.name == name:
+                return Path(path)
+    if kind == "upload" and key in session.uploads:
+        return session.uploads[key]
+    raise ValueError("Choose a checkpoint from the list (or upload one): that one is not available.")
+
+
+@functools.lru_cache(maxsize=32)
+def _parameters(model_json: str) -> int:
+    import json
+
+    return count_parameters(UNet(config_from_dict(UNetConfig, json.loads(model_json), "model")))
+
+
+def summary_markdown(path: Path) -> tuple[str, int]:
+    """What a checkpoint was trained on and how, from its header; and its T."""
+    import json
+
+    config = read_config(path)
+    if config.get("architecture") != "unet":
+        raise CheckpointError(f"'{path.name}' holds a 2-D model, not an image model; sample it in the 2-D lab")
+    model, training = config.get("model") or {}, config.get("training") or {}
+    dataset, diffusion = config.get("dataset") or {}, config.get("diffusion") or {}
+    size, channels = model.get("image_size", "?"), model.get("channels")
+    params = _parameters(json.dumps(model, sort_keys=True))
+    T = int(diffusion.get("timesteps", 1000))
+    data = dataset.get("root") or dataset.get("name") or "unknown data"
+    count = dataset.get("num_images")
+    lines = [f"**{html.escape(path.stem)}** · trained {int(config.get('step', 0)):,} steps on "
+             f"*{html.escape(str(data))}*{f' ({count:,} images)' if isinstance(count, int) else ''}",
+             f"{size}×{size} {'grey' if channels == 1 else 'colour'} · U-Net "
+             f"*{html.escape(str(training.get('preset', 'custom')))}* ({params:,} parameters) · "
+             f"{diffusion.get('schedule', '?')} β, T = {T:,} · {config.get('prediction', 'eps')}-prediction"]
+    return "\n\n".join(lines), T
+
+
+# ---- the worker ----------------------------------------------------------------------------------------
+
+def frame_panels(frame: Frame, with_eps: bool) -> list[np.ndarray]:
+    """x_t (after the step), x̂_0 and optionally ε̂ (±3 shown as black/white) as uint8 grids."""
+    step = frame.step
+    panels = [image_grid(step.prev_sample), image_grid(step.pred_x0)]
+    if with_eps:
+        panels.append(image_grid(step.pred_eps.clamp(-3, 3) / 3))
+    return panels
+
+
+class Worker:
+    """SamplingRuns one after the other in a daemon thread (one for Sample, several for Compare)."""
+
+    def __init__(self, runs: list[tuple[str, SamplingRun]], with_eps: bool):
+        self.runs, self.with_eps = runs, with_eps
+        self.stop = threading.Event()
+        self.current = 0  # which run is going
+        self.latest: Frame | None = None
+        self.results: list[Result] = []
+        self.error: BaseException | None = None
+        self.run_started = time.perf_counter()
+        self.thread = threading.Thread(target=self._main, daemon=True, name="sample")
+
+    def _main(self) -> None:
+        try:
+            for i, (name, run) in enumerate(self.runs):
+                self.current = i
+                self.results.append(self._one(name, run))
+                if self.stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 (the stream raises it for the user)
+            self.error = exc
+
+    def _one(self, name: str, run: SamplingRun) -> Result:
+        start, kept, last = time.perf_counter(), [], None
+        self.run_started = start
+        every = self._keep_every(run)
+        for frame in run.frames():
+            last = self.latest = frame
+            if frame.index % every == 0 or frame.index == frame.count:
+                kept.append((frame.index, frame.t_prev, frame_panels(frame, self.with_eps)))
+            if self.stop.is_set():
+                break
+        if last is not None and (not kept or kept[-1][0] != last.index):
+            kept.append((last.index, last.t_prev, frame_panels(last, self.with_eps)))
+        final = image_grid(last.step.prev_sample)
+        return Result(name, describe(run.config, run.count), kept, run.count, final,
+                      time.perf_counter() - start, stopped=last.index < run.count, slug=slug(run))
+
+    def _keep_every(self, run: SamplingRun) -> int:
+        c, h, w = run.shape
+        side = int(np.ceil(np.sqrt(run.config.n)))
+        per_frame = (side * (h + 1) + 1) * (side * (w + 1) + 1) * 3 * (3 if self.with_eps else 2)
+        frames = max(1, min(MAX_FRAMES, FRAME_BUDGET_BYTES // per_frame))
+        return max(1, -(-run.count // frames))
+
+
+# ---- what the page shows ----------------------------------------------------------------------------------
+
+def png_data_url(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def live_html(title: str, index: int, count: int, t: int, elapsed: float, panels: list[np.ndarray] | None,
+              note: str = "") -> str:
+    """The step counter, a progress bar, and the grids x_t | x̂_0 (| ε̂)."""
+    rate = index / elapsed if elapsed > 0 else 0.0
+    eta = f" · {(count - index) / rate:.0f} s left" if 0 < index < count and rate > 0 else ""
+    head = (f"<div class='live-head'><span>{html.escape(title)}</span><span>step <b>{index:,}</b> / {count:,} · "
+            f"t = <b>{t:,}</b> · {rate:.1f} steps/s{eta}</span></div>"
+            f"<div class='live-bar'><div style='width:{100 * index / max(count, 1):.1f}%'></div></div>")
+    captions = ["x<sub>t</sub> (the sample)", "x̂<sub>0</sub> (the network's guess)", "ε̂ (predicted noise)"]
+    figures = "".join(f"<figure><figcaption>{cap}</figcaption><img alt='{html.escape(cap)}' "
+                      f"src='{png_data_url(p)}'></figure>" for cap, p in zip(captions, panels or []))
+    return f"{head}<div class='live-panels'>{figures}</div>{f'<p>{note}</p>' if note else ''}"
+
+
+def idle_html(message: str) -> str:
+    return f"<div class='live-head'><span>{message}</span></div>"
+
+
+def compare_html(results: list[Result]) -> str:
+    figures = "".join(f"<figure><figcaption><b>{html.escape(r.description)}</b><br>{r.seconds:.1f} s"
+                      f"{' (stopped)' if r.stopped else ''}</figcaption><img alt='{html.escape(r.description)}' "
+                      f"src='{png_data_url(r.final)}'></figure>" for r in results)
+    return f"<p>Same seed, same number of steps, same starting noise:</p><div class='cmp'>{figures}</div>"
+
+
+# ---- callbacks ----------------------------------------------------------------------------------------------
+
+class SampleTab:
+    def __init__(self, settings: deployment.Settings, handle: TrainTabHandle):
+        self.settings, self.handle = settings, handle
+        self.max_images = 64 if settings.demo else 256
+
+    def choices(self, key, train_session, session):
+        """Refresh the picker, keeping the current choice if it is still there."""
+        choices = checkpoint_choices(self.handle, train_session, session)
+        keys = [k for _, k in choices]
+        value = key if key in keys else (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else
+                                         (keys[0] if keys else None))
+        return gr.Dropdown(choices=choices, value=value)
+
+    @user_errors
+    def summary(self, key, train_session, session):
+        if not key:
+            return "No checkpoint chosen.", gr.skip()
+        markdown, T = summary_markdown(resolve(key, self.handle, train_session, session))
+        return markdown, gr.Number(maximum=T, info=f"1 to T = {T:,}: fewer steps skip along the chain")
+
+    @user_errors
+    def upload(self, file, train_session, session: Session):
+        """Check an uploaded checkpoint's header, keep a copy in the session's folder, and select it."""
+        if not file:
+            return gr.skip(), session
+        source = Path(file)
+        if source.stat().st_size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"'{source.name}' is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        try:
+            summary_markdown(source)
+        except CheckpointError as exc:
+            raise ValueError(f"That file cannot be sampled: {exc}") from None
+        key = f"upload:{len(session.uploads) + 1}"
+        target = session.folder / "uploads" / f"{len(session.uploads) + 1}-{uuid.uuid4().hex[:8]}.safetensors"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        session.uploads[key] = target
+        return self.choices(key, train_session, session), session
+
+    def _config(self, sampler, steps, eta, variance, n, seed, device, clip) -> SampleConfig:
+        n = int(n or 0)
+        if not 1 <= n <= self.max_images:
+            raise ValueError(f"The number of images must be from 1 to {self.max_images}.")
+        if steps is None or seed is None or not 0 <= int(seed) <= SEED_MAX:
+            raise ValueError(f"Steps and a seed from 0 to {SEED_MAX:,} are needed.")
+        if sampler not in ("ddpm", "ddim") or variance not in ("beta", "beta_tilde"):
+            raise ValueError("Choose DDPM or DDIM, and σ² = β or β̃.")
+        if device not in ["auto", *available_devices()]:
+            raise ValueError(f"Device {device!r} is not present here; choose one of "
+                             f"{', '.join(['auto', *available_devices()])}.")
+        return SampleConfig(n=n, sampler=sampler, steps=int(steps), eta=float(eta or 0.0), variance=variance,
+                            clip=bool(clip), seed=int(seed), device=device)
+
+    def _load(self, key, train_session, session):
+        path = resolve(key, self.handle, train_session, session)
+        try:
+            return load_checkpoint(path)
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from None
+
+    def _check_idle(self, session: Session) -> None:
+        if session.worker is not None and session.worker.thread.is_alive():
+            raise ValueError("A sampling run is still going in this tab: press Stop first.")
+
+    @user_errors
+    def sample(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
+               session: Session):
+        self._check_idle(session)
+        checkpoint = self._load(key, train_session, session)
+        config = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        runs = [(checkpoint.path.stem, SamplingRun(checkpoint, config))]
+        yield from self._stream(Worker(runs, bool(with_eps)), session, compare=False)
+
+    @user_errors
+    def compare(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
+                session: Session):
+        self._check_idle(session)
+        checkpoint = self._load(key, train_session, session)
+        base = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        runs = [(checkpoint.path.stem, SamplingRun(checkpoint, dataclasses.replace(base, sampler=c.sampler, eta=c.eta,
+                                                                                   variance="beta")))
+                for c in COMPARE]
+        yield from self._stream(Worker(runs, bool(with_eps)), session, compare=True)
+
+    def stop(self, session: Session | None):
+        if session is None or session.worker is None or not session.worker.thread.is_alive():
+            return gr.skip()
+        session.worker.stop.set()
+        return gr.skip()
+
+    def _live(self, worker: Worker) -> str | None:
+        frame = worker.latest
+        if frame is None:
+            return None
+        name, run = worker.runs[worker.current]
+        title = f"{describe(run.config, run.count)}" + (f" ({worker.current + 1} of {len(worker.runs)})"
+                                                         if len(worker.runs) > 1 else "")
+        elapsed = time.perf_counter() - worker.run_started
+        return live_html(title, frame.index, frame.count, frame.t_prev, elapsed, frame_panels(frame, worker.with_eps))
+
+    def _stream(self, worker: Worker, session: Session, compare: bool):
+        """Yield (live, final grid, stats plot, comparison, session) every POLL_S until the worker ends."""
+        session.worker = worker
+        worker.thread.start()
+        shown = None
+        try:
+            yield idle_html("⏳ Starting…"), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
+            while worker.thread.is_alive():
+                worker.thread.join(POLL_S)
+                frame = worker.latest
+                if frame is not None and frame is not shown:
+                    shown = frame
+                    yield self._live(worker), gr.skip(), gr.skip(), gr.skip(), session
+        finally:
+            worker.stop.set()  # the page cancelled or went away: the thread stops after its current step
+        if worker.error is not None:
+            raise worker.error
+        yield from self._finish(worker, session, compare)
+
+    def _finish(self, worker: Worker, session: Session, compare: bool):
+        result = worker.results[-1]
+        session.result = result
+        run = worker.runs[len(worker.results) - 1][1]
+        stats = run.statistics()
+        title = f"{result.description}: {result.seconds:.1f} s" + (" (stopped)" if result.stopped else "")
+        figure = plots.as_plot(plots.sampling_figure(stats["t"], stats["std"], stats["x0_change"], title))
+        index, t, panels = result.kept[-1]
+        note = (f"⏹ Stopped after {index:,} of {result.count:,} steps." if result.stopped else
+                f"✅ Done: {result.count:,} steps in {result.seconds:.1f} s.")
+        live = live_html(result.description, index, result.count, t, result.seconds, panels, note)
+        final = upscale(result.final, 512)
+        yield live, final, figure, compare_html(worker.results) if compare else gr.skip(), session
+
+    @user_errors
+    def export(self, fmt: str, session: Session | None):
+        """Write the last run's animation (x_t beside x̂_0) as a GIF, MP4 or WebM in the session's folder."""
+        if session is None or session.result is None:
+            raise ValueError("Sample first: there is no animation to export yet.")
+        result = session.result
+        frames = [compose_frame(list(zip(("x_t", "predicted x_0", "predicted noise"), panels)),
+                                f"{result.description}   step {index}/{result.count}   t = {t}")
+                  for index, t, panels in result.kept]
+        name = _safe_name(f"{result.name}-{result.slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}")
+        return gr.File(str(save_animation(frames, session.folder / "exports" / name, fps=12)), visible=True)
+
+    @user_errors
+    def export_png(self, session: Session | None):
+        if session is None or session.result is None:
+            raise ValueError("Sample first: there is no grid to download yet.")
+        from ddpm_core.animation import save_png
+
+        result = session.result
+        path = session.folder / "exports" / _safe_name(f"{result.name}-{result.slug}-{time.strftime('%Y%m%d-%H%M%S')}.png")
+        return gr.File(str(save_png(upscale(result.final, 512), path)), visible=True)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+
+
+def slug(run: SamplingRun) -> str:
+    c = run.config
+    kind = f"ddim-eta{c.eta:g}" if c.sampler == "ddim" else f"ddpm-{c.variance}"
+    return f"{kind}-{run.count}steps-seed{c.seed}"
+
+
+# ---- layout ------------------------------------------------------------------------------------------------
+
+def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> None:
+    """Lay out the Sample tab inside `demo`; `handle` gives the Train tab's session (its trained runs).
+
+    The checkpoint list is refreshed on page load, whenever `tab_item` (this tab) is selected, and by ⟳.
+    """
+    settings = deployment.load()
+    tab = SampleTab(settings, handle)
+    session = gr.State(new_session, delete_callback=end_session)
+    gr.Markdown(INTRO, latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            with gr.Row(equal_height=True):
+                # Choices change per session; resolve() is what decides which keys may be read.
+                bundled = [(f"{p.stem} (bundled)", f"bundled:{p.name}") for p in bundled_checkpoints()]
+                checkpoint = gr.Dropdown(bundled, value=DEFAULT_CHECKPOINT if bundled else None, label="Checkpoint",
+                                         allow_custom_value=True, scale=5, elem_id="sample-checkpoint")
+                refresh_btn = gr.Button("⟳", size="sm", scale=0, min_width=44, elem_id="sample-refresh")
+            summary = gr.Markdown(elem_id="sample-summary")
+            upload = gr.UploadButton("Upload a checkpoint (.safetensors)", file_types=[".safetensors"],
+                                     file_count="single", size="sm", elem_id="sample-upload")
+            sampler = gr.Radio([("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim")], value="ddpm", label="Sampler",
+                               elem_id="sample-sampler")
+            with gr.Row():
+                steps = gr.Number(100, label="Steps", precision=0, minimum=1, maximum=1000,
+                                  info="1 to T: fewer steps skip along the chain", elem_id="sample-steps")
+                n = gr.Slider(1, tab.max_images, value=64, step=1, label="Images", elem_id="sample-n")
+            variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
+                                label="DDPM variance", elem_id="sample-variance")
+            eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM's variance)",
+                            visible=False, elem_id="sample-eta")
+            with gr.Row():
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX, elem_id="sample-seed")
+                device = gr.Dropdown(["auto", *available_devices()], value="auto", label="Device",
+                                     elem_id="sample-device")
+            with gr.Row():
+                clip = gr.Checkbox(True, label="Clip x̂₀ to [−1, 1]", elem_id="sample-clip")
+                with_eps = gr.Checkbox(False, label="Also show ε̂", elem_id="sample-eps")
+            with gr.Row():
+                run_btn = gr.Button("Sample", variant="primary", elem_id="sample-run")
+                stop_btn = gr.Button("Stop", elem_id="sample-stop")
+                compare_btn = gr.Button("Compare samplers", elem_id="sample-compare-run")
+        with gr.Column(scale=3, min_width=420):
+            live = gr.HTML(idle_html("Choose a checkpoint and press <b>Sample</b>."), elem_id="sample-live")
+            with gr.Row():
+                final = gr.Image(label="Final samples", type="numpy", format="png", interactive=False, height=320,
+                                 buttons=["download"], elem_id="sample-final")
+                stats = gr.Plot(label="Per-step statistics", show_label=False, elem_id="sample-stats")
+            with gr.Row():
+                gif_btn = gr.Button("Export GIF", size="sm", elem_id="sample-gif")
+                mp4_btn = gr.Button("Export MP4", size="sm", elem_id="sample-mp4")
+                webm_btn = gr.Button("Export WebM", size="sm", elem_id="sample-webm")
+                png_btn = gr.Button("Grid as PNG", size="sm", elem_id="sample-png")
+            exported = gr.File(label="Download", interactive=False, visible=False, elem_id="sample-export")
+            comparison = gr.HTML(elem_id="sample-compare")
+
+    train_session = handle.session
+    choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, session], outputs=checkpoint,
+                   api_visibility="private", show_progress="hidden")
+    demo.load(**choices)
+    tab_item.select(**choices)
+    refresh_btn.click(**choices)
+    checkpoint.change(tab.summary, [checkpoint, train_session, session], [summary, steps], api_visibility="private",
+                      show_progress="hidden")
+    upload.upload(tab.upload, [upload, train_session, session], [checkpoint, session],
+                  api_name="sample_upload")
+    sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,
+                   [eta, variance], api_visibility="private", show_progress="hidden", queue=False)
+    inputs = [checkpoint, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session, session]
+    outputs = [live, final, stats, comparison, session]
+    streaming = dict(inputs=inputs, outputs=outputs, concurrency_id="sample",
+                     concurrency_limit=settings.max_concurrent_runs, show_progress="minimal", show_progress_on=[live])
+    run_btn.click(tab.sample, **streaming, api_name="sample_run")
+    compare_btn.click(tab.compare, **streaming, api_name="sample_compare")
+    stop_btn.click(tab.stop, session, None, api_name="sample_stop", show_progress="hidden", queue=False)
+    for button, fmt in ((gif_btn, "gif"), (mp4_btn, "mp4"), (webm_btn, "webm")):
+        button.click(functools.partial(tab.export, fmt), session, exported, api_name=f"sample_export_{fmt}",
+                     concurrency_id="sample_export", concurrency_limit=1)
+    png_btn.click(tab.export_png, session, exported, api_name="sample_export_png")

@@ -88,7 +88,8 @@ class Session:
     """One browser session's sampling: uploads, the run in progress, the last result, its export folder."""
 
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # never user input: it names a folder
-    uploads: dict[str, Path] = field(default_factory=dict)
+    uploads: dict[str, Path] = field(default_factory=dict)  # key → the session's copy
+    upload_names: dict[str, str] = field(default_factory=dict)  # key → the name it was uploaded as
     worker: "Worker | None" = None
     result: Result | None = None
 
@@ -122,7 +123,8 @@ def checkpoint_choices(handle: TrainTabHandle, train_session, session: Session |
     choices += [(f"{label} (trained here)", f"run:{Path(path).parent.name}")
                 for label, path in handle.checkpoints(train_session)]
     if session is not None:
-        choices += [(f"{path.name} (uploaded)", key) for key, path in session.uploads.items()]
+        choices += [(f"{session.upload_names.get(key, path.name)} (uploaded)", key)
+                    for key, path in session.uploads.items()]
     return choices
 
 
@@ -291,15 +293,16 @@ class SampleTab:
         source = Path(file)
         if source.stat().st_size > MAX_UPLOAD_BYTES:
             raise ValueError(f"'{source.name}' is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-        try:
+        try:  # the whole file, weights too: a damaged upload is refused now, not at Sample
             summary_markdown(source)
+            load_checkpoint(source)
         except CheckpointError as exc:
             raise ValueError(f"That file cannot be sampled: {exc}") from None
         key = f"upload:{len(session.uploads) + 1}"
         target = session.folder / "uploads" / f"{len(session.uploads) + 1}-{uuid.uuid4().hex[:8]}.safetensors"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        session.uploads[key] = target
+        session.uploads[key], session.upload_names[key] = target, source.name
         return self.choices(key, train_session, session), session
 
     def _config(self, sampler, steps, eta, variance, n, seed, device, clip) -> SampleConfig:
@@ -347,11 +350,10 @@ class SampleTab:
                 for c in COMPARE]
         yield from self._stream(Worker(runs, bool(with_eps)), session, compare=True)
 
-    def stop(self, session: Session | None):
-        if session is None or session.worker is None or not session.worker.thread.is_alive():
-            return gr.skip()
-        session.worker.stop.set()
-        return gr.skip()
+    def stop(self, session: Session | None) -> None:
+        """Ask this session's run to stop after its current step; its stream then shows where it ended."""
+        if session is not None and session.worker is not None:
+            session.worker.stop.set()
 
     def _live(self, worker: Worker) -> str | None:
         frame = worker.latest

@@ -57,3 +57,14 @@ def test_a_short_run_shows_loss_progress_and_samples(page: Page, app_url, artifa
     expect(run).to_have_value(re.compile(r"tiny-16px-\d{8}-\d{6}"))
     assert (tmp_path / "runs" / run.input_value() / "model.safetensors").exists()
     page.screenshot(path=str(artifacts / "train_tab.png"), full_page=True)
+
+    # The finished run is offered on the Sample tab, and sampling it works.
+    page.get_by_role("tab", name="Sample").click()
+    page.locator("#sample-checkpoint input").click()
+    option = page.get_by_role("option", name=re.compile(rf"{run.input_value()} · step 40 .*\(trained here\)"))
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.locator("#sample-summary")).to_contain_text("trained 40 steps on bars (24 images)")
+    _set_number(page, "#sample-steps input", 5)
+    page.locator("#sample-run").click()
+    expect(page.locator("#sample-live")).to_contain_text("Done: 5 steps", timeout=30_000)

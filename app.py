@@ -10,7 +10,6 @@ import logging
 
 import gradio as gr
 
-from ddpm_core.images import MAX_FILE_BYTES
 from ui import forward_tab, lab2d_tab, sample_tab, settings, train_tab
 from ui.plots2d import REGISTER_FRAMES_JS
 
@@ -43,7 +42,7 @@ def launch_options() -> dict:
     """What `python app.py` passes to launch(); tests and benches launch the app the same way."""
     # run_history=False: Gradio would otherwise rewrite every slider event's outputs into localStorage,
     # tripling slider → image latency (measured by bench/bench_forward_browser.py).
-    return dict(max_file_size=MAX_FILE_BYTES, footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS,
+    return dict(footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS,
                 run_history=False, **settings.launch_options())
 
 

@@ -45,7 +45,6 @@ POLL_S = 0.25  # how often the live view updates
 MAX_FRAMES = 120  # frames kept for the exports (plus the last)
 FRAME_BUDGET_BYTES = 200 * 2**20  # … and at most this much memory for them
 LIVE_WIDTH = 320  # each live grid is drawn about this wide (nearest neighbour, by the browser)
-MAX_UPLOAD_BYTES = 200 * 2**20
 COMPARE = [SampleConfig(sampler="ddpm"), SampleConfig(sampler="ddim", eta=0.0), SampleConfig(sampler="ddim", eta=0.5),
            SampleConfig(sampler="ddim", eta=1.0)]
 SEED_MAX = 2**31 - 1
@@ -291,8 +290,9 @@ class SampleTab:
         if not file:
             return gr.skip(), session
         source = Path(file)
-        if source.stat().st_size > MAX_UPLOAD_BYTES:
-            raise ValueError(f"'{source.name}' is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        limit = deployment.max_file_bytes()
+        if source.stat().st_size > limit:
+            raise ValueError(f"'{source.name}' is larger than {limit // 2**20} MB, the most this app accepts")
         try:  # the whole file, weights too: a damaged upload is refused now, not at Sample
             summary_markdown(source)
             load_checkpoint(source)

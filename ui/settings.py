@@ -78,6 +78,12 @@ def sessions_dir() -> Path:
     return Path(tempfile.gettempdir()) / "ddpm-explorer-sessions"
 
 
+def max_file_bytes() -> int:
+    """The largest single upload Gradio accepts: a zip of images or a checkpoint (images check their own 25 MB)."""
+    return 64 * 2**20 if demo_mode() else 1024 * 2**20
+
+
 def launch_options() -> dict:
-    """Extra launch() options for demo mode: Gradio's /monitoring page is open to anyone by default."""
-    return {"enable_monitoring": False} if demo_mode() else {}
+    """launch() options from the environment; demo mode also closes Gradio's /monitoring page (open to anyone)."""
+    options = {"max_file_size": max_file_bytes()}
+    return {**options, "enable_monitoring": False} if demo_mode() else options

@@ -333,22 +333,27 @@ class SampleTab:
     @user_errors
     def sample(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                session: Session):
-        self._check_idle(session)
-        checkpoint = self._load(key, train_session, session)
-        config = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        """One run of the chosen sampler, streamed."""
+        checkpoint, config = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
+                                           train_session, session)
         runs = [(checkpoint.path.stem, SamplingRun(checkpoint, config))]
         yield from self._stream(Worker(runs, bool(with_eps)), session, compare=False)
 
     @user_errors
     def compare(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                 session: Session):
-        self._check_idle(session)
-        checkpoint = self._load(key, train_session, session)
-        base = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        """DDPM (σ² = β) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed."""
+        checkpoint, base = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
+                                         train_session, session)
         runs = [(checkpoint.path.stem, SamplingRun(checkpoint, dataclasses.replace(base, sampler=c.sampler, eta=c.eta,
                                                                                    variance="beta")))
                 for c in COMPARE]
         yield from self._stream(Worker(runs, bool(with_eps)), session, compare=True)
+
+    def _prepare(self, key, sampler, steps, eta, variance, n, seed, device, clip, train_session, session):
+        self._check_idle(session)
+        checkpoint = self._load(key, train_session, session)
+        return checkpoint, self._config(sampler, steps, eta, variance, n, seed, device, clip)
 
     def stop(self, session: Session | None) -> None:
         """Ask this session's run to stop after its current step; its stream then shows where it ended."""

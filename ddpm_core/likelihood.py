@@ -1,0 +1,154 @@
+"""The variational bound of Ho et al. 2020 (Eq. 5), term by term, and the NLL bound in bits per dimension.
+
+    L = L_T + Σ_{t=2..T} L_{t−1} + L_0
+    L_T     = KL(q(x_T | x_0) ‖ N(0, I))                      (no parameters: how much signal is left)
+    L_{t−1} = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t))   (Gaussians: closed form)
+    L_0     = −log p_θ(x_0 | x_1)                              (the discretised Gaussian decoder, Eq. 13)
+
+Every term is averaged over the D = C·H·W dimensions and divided by ln 2, so they are bits per
+dimension and their sum is the bound on −log₂ p(x_0) / D for 8-bit images scaled to [−1, 1].
+Index conventions are diffusion.py's: term index i (0-based) is the paper's L_{i} for i ≥ 1 (the
+KL at paper step t = i + 1), and index 0 is L_0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.samplers import model_predictions
+
+Tensor = torch.Tensor
+LN2 = math.log(2.0)
+BIN = 1.0 / 255.0  # half the width of one of the 256 pixel levels in [−1, 1]
+
+
+def normal_kl(mean1: Tensor, logvar1: Tensor, mean2: Tensor, logvar2: Tensor) -> Tensor:
+    """KL(N(μ₁, σ₁²) ‖ N(μ₂, σ₂²)) per element, in nats: ½(log σ₂²/σ₁² + (σ₁² + (μ₁ − μ₂)²)/σ₂² − 1)."""
+    return 0.5 * (logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2) - 1.0)
+
+
+def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tensor) -> Tensor:
+    """log p(x) per element for x on the 256-level grid of [−1, 1] under N(mean, e^{2·log_scale}) (Eq. 13).
+
+    Each level owns the interval [x − 1/255, x + 1/255]; the two end levels extend to ∓∞, so the
+    probabilities of the 256 levels sum to 1.
+    """
+    inv = torch.exp(-log_scale)
+    upper, lower = inv * (x - mean + BIN), inv * (x - mean - BIN)
+    log_cdf_upper = torch.special.log_ndtr(upper)  # log Φ(upper): the lowest level's probability
+    log_sf_lower = torch.special.log_ndtr(-lower)  # log(1 − Φ(lower)): the highest level's
+    # Φ(u) − Φ(l), taken in the tail nearer to the interval so that it does not cancel to 0
+    delta = torch.where(lower > 0, torch.special.ndtr(-lower) - torch.special.ndtr(-upper),
+                        torch.special.ndtr(upper) - torch.special.ndtr(lower))
+    middle = torch.log(delta.clamp(min=1e-12))
+    return torch.where(x < -1 + BIN, log_cdf_upper, torch.where(x > 1 - BIN, log_sf_lower, middle))
+
+
+def p_log_variance(diffusion: GaussianDiffusion, variance: str) -> Tensor:
+    """log σ_t² of p_θ(x_{t−1} | x_t) per index: log β_t or log β̃_t, with the value at t = 1 taken
+    from t = 2 as the reference implementation does (β̃_1 = 0, and β_1 would make the decoder too sharp)."""
+    if variance == "beta_tilde":
+        return diffusion.posterior_log_variance_clipped
+    if variance == "beta":
+        if diffusion.num_timesteps == 1:
+            return diffusion.betas.log()
+        return torch.cat([diffusion.posterior_variance[1:2], diffusion.betas[1:]]).log()
+    raise ValueError(f"unknown variance {variance!r}; choose beta or beta_tilde")
+
+
+def prior_bits(diffusion: GaussianDiffusion, x0: Tensor) -> Tensor:
+    """L_T = KL(q(x_T | x_0) ‖ N(0, I)) per image, in bits per dimension."""
+    T = diffusion.num_timesteps - 1
+    mean, var = diffusion.q_mean_variance(x0, T)
+    kl = normal_kl(mean, var.log(), torch.zeros_like(mean), torch.zeros_like(mean))
+    return kl.flatten(1).mean(1) / LN2
+
+
+def term_bits(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int, *, prediction: str = "eps",
+              variance: str = "beta", clip: bool = False, noise: Tensor | None = None,
+              generator: torch.Generator | None = None) -> Tensor:
+    """L_{t} of the bound at 0-based index t, per image, in bits per dimension, on one draw x_{t+1} ~ q.
+
+    Index 0 is the decoder term L_0 = −log p_θ(x_0 | x_1); index t ≥ 1 is the KL between the true
+    posterior q(x_t | x_{t+1}, x_0) and the model's p_θ(x_t | x_{t+1}).
+    """
+    x_t = diffusion.q_sample(x0, t, noise=noise, generator=generator)
+    pred_x0, _ = model_predictions(model, diffusion, x_t, t, prediction, clip)
+    model_mean, _, _ = diffusion.q_posterior_mean_variance(pred_x0, x_t, t)
+    log_var = diffusion._extract(p_log_variance(diffusion, variance), t, x_t).expand_as(x_t)
+    if t == 0:
+        nll = -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * log_var)
+        return nll.flatten(1).mean(1) / LN2
+    true_mean, _, true_log_var = diffusion.q_posterior_mean_variance(x0, x_t, t)
+    return normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2
+
+
+def stratified_timesteps(num_timesteps: int, strata: int, generator: torch.Generator | None = None) -> Tensor:
+    """One index drawn uniformly from each of `strata` equal runs of 0..T−1 (all T when strata ≥ T)."""
+    if strata >= num_timesteps:
+        return torch.arange(num_timesteps)
+    edges = torch.linspace(0, num_timesteps, strata + 1, dtype=torch.float64).round().long()
+    widths = edges[1:] - edges[:-1]
+    offsets = (torch.rand(strata, generator=generator, dtype=torch.float64) * widths).long()
+    return edges[:-1] + offsets
+
+
+@dataclass
+class Bound:
+    """The bound of a batch: the terms evaluated (bits/dim, one row per image), and the total.
+
+    `timesteps` are the 0-based indices evaluated and `weights` how many of the T terms each one
+    stands for (all 1 when every t was evaluated); `total` is per image, L_T included.
+    """
+
+    prior: Tensor  # (B,)
+    timesteps: Tensor  # (K,)
+    weights: Tensor  # (K,)
+    terms: Tensor  # (B, K)
+
+    @property
+    def total(self) -> Tensor:
+        return self.prior + (self.terms * self.weights.to(self.terms)).sum(1)
+
+    @property
+    def standard_error(self) -> float:
+        """Of the mean total over the batch; 0 for one image."""
+        n = self.total.numel()
+        return float(self.total.std() / math.sqrt(n)) if n > 1 else 0.0
+
+
+def bound_terms(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, timesteps: Tensor | None = None,
+                weights: Tensor | None = None, prediction: str = "eps", variance: str = "beta", clip: bool = False,
+                generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor]]:
+    """Yield (index, L_index per image) over `timesteps` (default: all T, from T − 1 down to 0)."""
+    steps = torch.arange(diffusion.num_timesteps - 1, -1, -1) if timesteps is None else timesteps
+    with torch.no_grad():
+        for t in steps.tolist():
+            yield t, term_bits(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip,
+                               generator=generator)
+
+
+def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, strata: int | None = None,
+                      prediction: str = "eps", variance: str = "beta", clip: bool = False,
+                      generator: torch.Generator | None = None) -> Bound:
+    """The whole bound for images x0 ∈ [−1, 1] on the 256-level grid: every t, or one t per stratum.
+
+    With `strata` K < T, Σ_t L_t is estimated by Σ_k n_k L_{t_k} (n_k the stratum's size): unbiased,
+    with the draw of t folded into the per-image totals' spread.
+    """
+    T = diffusion.num_timesteps
+    if strata is None or strata >= T:
+        timesteps, weights = torch.arange(T - 1, -1, -1), torch.ones(T)
+    else:
+        edges = torch.linspace(0, T, strata + 1, dtype=torch.float64).round().long()
+        timesteps = stratified_timesteps(T, strata, generator).flip(0)
+        weights = (edges[1:] - edges[:-1]).flip(0).double()
+    terms = torch.stack([bits for _, bits in bound_terms(model, diffusion, x0, timesteps=timesteps,
+                                                         prediction=prediction, variance=variance, clip=clip,
+                                                         generator=generator)], dim=1)
+    return Bound(prior_bits(diffusion, x0), timesteps, weights, terms)

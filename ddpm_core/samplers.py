@@ -108,13 +108,14 @@ def sampling_timesteps(num_timesteps: int, steps: int | None = None) -> torch.Te
     return torch.linspace(0, num_timesteps - 1, steps, dtype=torch.float64).round().long().unique()
 
 
-def respace(diffusion: GaussianDiffusion, steps: int) -> tuple[GaussianDiffusion, torch.Tensor]:
-    """The same process over `steps` evenly spaced steps s_1 < … < s_S of the original (N&D 2021, §4).
+def respace(diffusion: GaussianDiffusion, steps) -> tuple[GaussianDiffusion, torch.Tensor]:
+    """The same process over S steps s_1 < … < s_S of the original (Nichol & Dhariwal 2021, §4).
 
-    β'_i = 1 − ᾱ_{s_i}/ᾱ_{s_{i−1}} keeps every ᾱ_{s_i}, so a model trained on all T steps samples
-    with fewer. Returns the new diffusion and the original 0-based index of each of its steps.
+    `steps` is S (evenly spaced over all T) or the 0-based indices s_i themselves. β'_i = 1 −
+    ᾱ_{s_i}/ᾱ_{s_{i−1}} keeps every ᾱ_{s_i}, so a model trained on all T steps samples with fewer.
+    Returns the new diffusion and the original 0-based index of each of its steps.
     """
-    use = sampling_timesteps(diffusion.num_timesteps, steps)
+    use = sampling_timesteps(diffusion.num_timesteps, steps) if isinstance(steps, int) else steps.cpu()
     abar = diffusion.alphas_cumprod.cpu()[use]
     betas = 1 - abar / torch.cat([abar.new_ones(1), abar[:-1]])
     return GaussianDiffusion(betas).to(diffusion.device), use
@@ -142,20 +143,26 @@ class Frame:
 
 def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *, sampler: str = "ddpm",
                 steps: int | None = None, eta: float = 0.0, prediction: str = "eps", variance: str = "beta",
-                clip: bool = False, generator: torch.Generator | None = None) -> Iterator[Frame]:
+                clip: bool = False, generator: torch.Generator | None = None, start: int | None = None
+                ) -> Iterator[Frame]:
     """Run the reverse process from x_T over `steps` of the T steps (all by default), yielding each step.
 
     "ddpm": Algorithm 2 on the respaced process (Nichol & Dhariwal 2021) when steps < T; "ddim":
-    Song et al.'s update with η on the same subsequence. Nothing is copied off the device, so a
-    consumer that keeps only some frames costs the loop nothing; stopping the iteration stops the work.
+    Song et al.'s update with η on the same subsequence. With `start` (a paper step t ≤ T), x_T is
+    taken to be x_t and the chain runs from there over `steps` of those t steps (progressive decoding).
+    Nothing is copied off the device, so a consumer that keeps only some frames costs the loop
+    nothing; stopping the iteration stops the work.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-    use = sampling_timesteps(diffusion.num_timesteps, steps)
+    top = diffusion.num_timesteps if start is None else start
+    if not 1 <= top <= diffusion.num_timesteps:
+        raise ValueError(f"start must be a step from 1 to T = {diffusion.num_timesteps}, got {start}")
+    use = sampling_timesteps(top, steps)
     count, x = len(use), x_T
     if sampler == "ddpm":
         if count != diffusion.num_timesteps:
-            diffusion, use = respace(diffusion, count)
+            diffusion, use = respace(diffusion, use)
             model = _on_original_steps(model, use.to(x_T.device))
         for index, t in enumerate(reversed(range(count)), start=1):
             step = ddpm_step(model, diffusion, x, t, prediction=prediction, variance=variance, clip=clip,

@@ -175,3 +175,15 @@ def test_cpu_and_accelerator_agree_in_fp32(device, monkeypatch):
         frames = list(sample_loop(model, diffusion, x_T.to(where), sampler="ddim", steps=20, clip=True))
         results.append(frames[-1].step.prev_sample.cpu())
     torch.testing.assert_close(results[1], results[0], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddpm", None), ("ddpm", 12), ("ddim", 12)])
+def test_a_chain_can_start_from_a_real_x_t(sampler, steps):
+    """Progressive decoding: from x_t = q(x_t | x_0) at t = 300 an oracle leads back to that x_0."""
+    x_t = DIFFUSION.q_sample(X0, 299, generator=torch.Generator().manual_seed(0))
+    frames = list(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, sampler=sampler, steps=steps, start=300,
+                              generator=torch.Generator().manual_seed(1)))
+    assert len(frames) == (steps or 300) and frames[0].t == 300 and frames[-1].t_prev == 0
+    torch.testing.assert_close(frames[-1].step.prev_sample, X0, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="start must be a step from 1 to T = 1000"):
+        next(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, start=0))

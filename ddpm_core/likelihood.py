@@ -77,15 +77,28 @@ def term_bits(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int,
     Index 0 is the decoder term L_0 = −log p_θ(x_0 | x_1); index t ≥ 1 is the KL between the true
     posterior q(x_t | x_{t+1}, x_0) and the model's p_θ(x_t | x_{t+1}).
     """
+    return term(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip, noise=noise,
+                generator=generator)[0]
+
+
+def distortion(x0: Tensor, pred_x0: Tensor) -> Tensor:
+    """RMSE between x̂_0 and x_0 on the 0–255 pixel scale, per image (Ho et al. 2020, Fig. 5)."""
+    return ((pred_x0 - x0) * 127.5).pow(2).flatten(1).mean(1).sqrt()
+
+
+def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int, *, prediction: str = "eps",
+         variance: str = "beta", clip: bool = False, noise: Tensor | None = None,
+         generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """(L_t in bits/dim, x̂_0) per image at index t: `term_bits` with the network's x̂_0 from that x_{t+1}."""
     x_t = diffusion.q_sample(x0, t, noise=noise, generator=generator)
     pred_x0, _ = model_predictions(model, diffusion, x_t, t, prediction, clip)
     model_mean, _, _ = diffusion.q_posterior_mean_variance(pred_x0, x_t, t)
     log_var = diffusion._extract(p_log_variance(diffusion, variance), t, x_t).expand_as(x_t)
     if t == 0:
         nll = -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * log_var)
-        return nll.flatten(1).mean(1) / LN2
+        return nll.flatten(1).mean(1) / LN2, pred_x0
     true_mean, _, true_log_var = diffusion.q_posterior_mean_variance(x0, x_t, t)
-    return normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2
+    return normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2, pred_x0
 
 
 def stratified_timesteps(num_timesteps: int, strata: int, generator: torch.Generator | None = None) -> Tensor:
@@ -110,10 +123,18 @@ class Bound:
     timesteps: Tensor  # (K,)
     weights: Tensor  # (K,)
     terms: Tensor  # (B, K)
+    distortion: Tensor  # (B, K): RMSE of x̂_0 on the 0–255 scale at each evaluated step
 
     @property
     def total(self) -> Tensor:
         return self.prior + (self.terms * self.weights.to(self.terms)).sum(1)
+
+    def rate(self) -> Tensor:
+        """Bits/dim received by step index k when decoding from T down (L_T + the terms at t ≥ t_k), (B, K).
+
+        With the timesteps in descending order this is the x axis of the rate–distortion curve.
+        """
+        return self.prior[:, None] + (self.terms * self.weights.to(self.terms)).cumsum(1)
 
     @property
     def standard_error(self) -> float:
@@ -123,14 +144,25 @@ class Bound:
 
 
 def bound_terms(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, timesteps: Tensor | None = None,
-                weights: Tensor | None = None, prediction: str = "eps", variance: str = "beta", clip: bool = False,
-                generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor]]:
-    """Yield (index, L_index per image) over `timesteps` (default: all T, from T − 1 down to 0)."""
+                prediction: str = "eps", variance: str = "beta", clip: bool = False,
+                generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """Yield (index, L_index, RMSE of x̂_0) per image over `timesteps` (default: all T, from T − 1 down)."""
     steps = torch.arange(diffusion.num_timesteps - 1, -1, -1) if timesteps is None else timesteps
     with torch.no_grad():
         for t in steps.tolist():
-            yield t, term_bits(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip,
-                               generator=generator)
+            bits, pred_x0 = term(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip,
+                                 generator=generator)
+            yield t, bits, distortion(x0, pred_x0)
+
+
+def bound_plan(num_timesteps: int, strata: int | None = None,
+               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """(timesteps, weights), descending: every t with weight 1, or one t per stratum weighted by its size."""
+    T = num_timesteps
+    if strata is None or strata >= T:
+        return torch.arange(T - 1, -1, -1), torch.ones(T, dtype=torch.float64)
+    edges = torch.linspace(0, T, strata + 1, dtype=torch.float64).round().long()
+    return stratified_timesteps(T, strata, generator).flip(0), (edges[1:] - edges[:-1]).flip(0).double()
 
 
 def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, strata: int | None = None,
@@ -141,14 +173,8 @@ def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor,
     With `strata` K < T, Σ_t L_t is estimated by Σ_k n_k L_{t_k} (n_k the stratum's size): unbiased,
     with the draw of t folded into the per-image totals' spread.
     """
-    T = diffusion.num_timesteps
-    if strata is None or strata >= T:
-        timesteps, weights = torch.arange(T - 1, -1, -1), torch.ones(T)
-    else:
-        edges = torch.linspace(0, T, strata + 1, dtype=torch.float64).round().long()
-        timesteps = stratified_timesteps(T, strata, generator).flip(0)
-        weights = (edges[1:] - edges[:-1]).flip(0).double()
-    terms = torch.stack([bits for _, bits in bound_terms(model, diffusion, x0, timesteps=timesteps,
-                                                         prediction=prediction, variance=variance, clip=clip,
-                                                         generator=generator)], dim=1)
-    return Bound(prior_bits(diffusion, x0), timesteps, weights, terms)
+    timesteps, weights = bound_plan(diffusion.num_timesteps, strata, generator)
+    rows = list(bound_terms(model, diffusion, x0, timesteps=timesteps, prediction=prediction, variance=variance,
+                            clip=clip, generator=generator))
+    return Bound(prior_bits(diffusion, x0), timesteps, weights, torch.stack([r[1] for r in rows], 1),
+                 torch.stack([r[2] for r in rows], 1))

@@ -132,4 +132,4 @@ def test_rate_accumulates_to_the_total_and_an_oracle_has_no_distortion():
     abar = DIFFUSION.alphas_cumprod[zero.timesteps]
     expected = 127.5 * ((1 - abar) / abar).sqrt()
     ratio = zero.distortion / expected
-    assert ((ratio > 0.5) & (ratio < 1.6)).all()  # the RMS of 16 standard normals stays within these
+    assert ((ratio > 0.4) & (ratio < 1.8)).all()  # RMS of 16 normals: outside with p ≈ 1e-5 each

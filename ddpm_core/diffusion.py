@@ -94,7 +94,13 @@ class GaussianDiffusion:
         return self
 
     def _extract(self, a: Tensor, t, x: Tensor) -> Tensor:
-        """Gather a[t] for a batch of indices and shape it (B, 1, 1, ...) to broadcast against x."""
+        """Gather a[t] for a batch of indices and shape it (B, 1, 1, ...) to broadcast against x.
+
+        An int t (one step for the whole batch, as in a sampler's loop) gives a[t] as a 0-d tensor
+        instead, which broadcasts the same: two tiny ops instead of five, on every call of every step.
+        """
+        if isinstance(t, int):
+            return a[t].to(device=x.device, dtype=x.dtype)
         index = _as_index(t, x.shape[0], a.device)
         out = a.gather(0, index).to(device=x.device, dtype=x.dtype)
         return out.reshape(x.shape[0], *([1] * (x.ndim - 1)))
@@ -149,10 +155,14 @@ class GaussianDiffusion:
             pass
         return x
 
+    def q_posterior_mean(self, x0: Tensor, x_t: Tensor, t) -> Tensor:
+        """μ̃_t(x_t, x_0), the mean of q(x_{t−1} | x_t, x_0)  (Ho et al. 2020, Eq. 7)."""
+        return (self._extract(self.posterior_mean_coef1, t, x_t) * x0
+                + self._extract(self.posterior_mean_coef2, t, x_t) * x_t)
+
     def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)  (Eq. 6–7)."""
-        mean = (self._extract(self.posterior_mean_coef1, t, x_t) * x0
-                + self._extract(self.posterior_mean_coef2, t, x_t) * x_t)
+        mean = self.q_posterior_mean(x0, x_t, t)
         variance = self._extract(self.posterior_variance, t, x_t).expand_as(x_t)
         log_variance = self._extract(self.posterior_log_variance_clipped, t, x_t).expand_as(x_t)
         return mean, variance, log_variance

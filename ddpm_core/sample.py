@@ -29,6 +29,7 @@ from ddpm_core.train import pick_device
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 autocast on CUDA, fp32 elsewhere
 MAX_IMAGES = 4096  # per run, whatever the memory says
 MEMORY_SHARE = 0.5  # of the memory free now that one run may plan to use
+MAX_STATISTICS = 250  # per-step statistics are kept for at most about this many steps (a plot's worth)
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,11 @@ class SamplingRun:
         self.model = fast_model(checkpoint.model, self.device, config.precision)
         self.diffusion = checkpoint.diffusion.to(self.device)
         self.count = len(self._timesteps())
-        self._stats = torch.zeros(self.count, 2, device=self.device)  # std(x_{t−1}), RMS Δx̂_0
-        self._ts = np.zeros(self.count, dtype=np.int64)
-        self.done = 0
+        self.stats_every = max(1, self.count // MAX_STATISTICS)
+        size = -(-self.count // self.stats_every) + 1
+        self._stats = torch.zeros(size, 2, device=self.device)  # std(x_{t−1}), RMS Δx̂_0 since the step before
+        self._ts = np.zeros(size, dtype=np.int64)
+        self._recorded = self.done = 0
 
     def _timesteps(self) -> torch.Tensor:
         return sampling_timesteps(self.checkpoint.diffusion.num_timesteps, self.config.steps)
@@ -184,17 +187,25 @@ class SamplingRun:
             for frame in sample_loop(self.model, self.diffusion, x_T, sampler=c.sampler, steps=c.steps, eta=c.eta,
                                      prediction=self.checkpoint.prediction, variance=c.variance, clip=c.clip,
                                      generator=generator):
-                i, x0 = frame.index - 1, frame.step.pred_x0
-                self._stats[i, 0] = frame.step.prev_sample.std()
-                if previous_x0 is not None:
-                    self._stats[i, 1] = (x0 - previous_x0).pow(2).mean().sqrt()
-                previous_x0, self._ts[i], self.done = x0, frame.t, frame.index
+                self._record(frame, previous_x0)
+                previous_x0, self.done = frame.step.pred_x0, frame.index
                 yield frame
 
+    def _record(self, frame: Frame, previous_x0: torch.Tensor | None) -> None:
+        """Statistics at every `stats_every`-th step (and the last): two reductions, kept on the device."""
+        if frame.index % self.stats_every and frame.index != frame.count:
+            return
+        i, x0 = self._recorded, frame.step.pred_x0
+        self._stats[i, 0] = frame.step.prev_sample.std()
+        if previous_x0 is not None:
+            self._stats[i, 1] = (x0 - previous_x0).pow(2).mean().sqrt()
+        self._ts[i], self._recorded = frame.t, i + 1
+
     def statistics(self) -> dict[str, np.ndarray]:
-        """Per completed step: the paper's t it started from, std of the new sample, RMS change of x̂_0."""
-        stats = self._stats[: self.done].float().cpu().numpy()
-        return {"t": self._ts[: self.done].copy(), "std": stats[:, 0], "x0_change": stats[:, 1]}
+        """At every `stats_every`-th completed step: the paper's t it started from, std of the new
+        sample, and the RMS change of x̂_0 over that one step (0 at the first)."""
+        stats = self._stats[: self._recorded].float().cpu().numpy()
+        return {"t": self._ts[: self._recorded].copy(), "std": stats[:, 0], "x0_change": stats[:, 1]}
 
 
 def describe(config: SampleConfig, count: int) -> str:

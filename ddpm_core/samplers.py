@@ -8,6 +8,7 @@ stands for "after the last step", where ᾱ = 1 and the sample is x_0.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -19,33 +20,43 @@ VARIANCES = ("beta", "beta_tilde")  # σ_t² = β_t (the paper's default) or β�
 SAMPLERS = ("ddpm", "ddim")
 
 
-@dataclass
 class StepOutput:
-    """One reverse step: the next sample x_{t−1}, and the network's x̂_0 and ε̂ at x_t."""
+    """One reverse step: the next sample x_{t−1}, and the network's x̂_0 and ε̂ at x_t.
 
-    prev_sample: torch.Tensor
-    pred_x0: torch.Tensor
-    pred_eps: torch.Tensor
+    `pred_eps` may be given as a function that computes it: DDPM's update never needs ε̂ once x̂_0 is
+    clipped, so it is derived only if someone reads it (three full-size ops saved per step).
+    """
+
+    def __init__(self, prev_sample: torch.Tensor, pred_x0: torch.Tensor,
+                 pred_eps: torch.Tensor | Callable[[], torch.Tensor]):
+        self.prev_sample, self.pred_x0, self._pred_eps = prev_sample, pred_x0, pred_eps
+
+    @property
+    def pred_eps(self) -> torch.Tensor:
+        if callable(self._pred_eps):
+            self._pred_eps = self._pred_eps()
+        return self._pred_eps
 
 
 def model_predictions(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: int,
-                      prediction: str = "eps", clip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x̂_0, ε̂) at x_t from a network that predicts ε, x_0 or v; `clip` keeps x̂_0 in [−1, 1]."""
+                      prediction: str = "eps", clip: bool = False, lazy_eps: bool = False):
+    """(x̂_0, ε̂) at x_t from a network that predicts ε, x_0 or v; `clip` keeps x̂_0 in [−1, 1].
+
+    With `lazy_eps`, an ε̂ that would have to be derived from x̂_0 comes as a function computing it.
+    """
     index = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
     out = model(x_t, index).to(x_t.dtype)
     if prediction == "eps":
         pred_eps, pred_x0 = out, diffusion.predict_x0_from_eps(x_t, t, out)
-    elif prediction == "x0":
-        pred_x0 = out
-        pred_eps = diffusion.predict_eps_from_x0(x_t, t, out)
-    elif prediction == "v":
-        pred_x0 = diffusion.predict_x0_from_v(x_t, t, out)
-        pred_eps = diffusion.predict_eps_from_x0(x_t, t, pred_x0)
+    elif prediction in ("x0", "v"):
+        pred_x0, pred_eps = (out if prediction == "x0" else diffusion.predict_x0_from_v(x_t, t, out)), None
     else:
         raise ValueError(f"unknown prediction type {prediction!r}; choose eps, x0 or v")
     if clip:
-        pred_x0 = pred_x0.clamp(-1, 1)
-        pred_eps = diffusion.predict_eps_from_x0(x_t, t, pred_x0)
+        pred_x0, pred_eps = pred_x0.clamp(-1, 1), None
+    if pred_eps is None:
+        derive = functools.partial(diffusion.predict_eps_from_x0, x_t, t, pred_x0)
+        pred_eps = derive if lazy_eps else derive()
     return pred_x0, pred_eps
 
 
@@ -58,8 +69,8 @@ def ddpm_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: 
     """
     if variance not in VARIANCES:
         raise ValueError(f"unknown variance {variance!r}; choose one of {VARIANCES}")
-    pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip)
-    mean, _, _ = diffusion.q_posterior_mean_variance(pred_x0, x_t, t)
+    pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip, lazy_eps=True)
+    mean = diffusion.q_posterior_mean(pred_x0, x_t, t)
     if t == 0:
         return StepOutput(mean, pred_x0, pred_eps)
     sigma2 = diffusion.betas if variance == "beta" else diffusion.posterior_variance

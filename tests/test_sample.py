@@ -177,3 +177,15 @@ def test_cli_reports_a_broken_checkpoint(tmp_path, capsys):
     assert main(["--checkpoint", str(broken), "--out", str(tmp_path / "g.png")]) == 2
     assert "not a readable safetensors file" in capsys.readouterr().err
     assert not (tmp_path / "g.png").exists()
+
+
+def test_long_runs_keep_statistics_at_every_kth_step(checkpoint, monkeypatch):
+    monkeypatch.setattr(sample_module, "MAX_STATISTICS", 4)
+    run = SamplingRun(checkpoint, SampleConfig(n=2, sampler="ddpm", seed=0))  # all T = 20 steps
+    frames = list(run.frames())
+    stats = run.statistics()
+    assert run.stats_every == 5 and stats["t"].tolist() == [frames[i].t for i in (4, 9, 14, 19)]
+    np.testing.assert_allclose(stats["std"], [frames[i].step.prev_sample.std().item() for i in (4, 9, 14, 19)],
+                               rtol=1e-6)
+    change = [(frames[i].step.pred_x0 - frames[i - 1].step.pred_x0).pow(2).mean().sqrt().item() for i in (4, 9, 14, 19)]
+    np.testing.assert_allclose(stats["x0_change"], change, rtol=1e-5)

@@ -157,8 +157,10 @@ class GaussianDiffusion:
 
     def q_posterior_mean(self, x0: Tensor, x_t: Tensor, t) -> Tensor:
         """μ̃_t(x_t, x_0), the mean of q(x_{t−1} | x_t, x_0)  (Ho et al. 2020, Eq. 7)."""
-        return (self._extract(self.posterior_mean_coef1, t, x_t) * x0
-                + self._extract(self.posterior_mean_coef2, t, x_t) * x_t)
+        # coef1·x_0 + coef2·x_t, accumulated in place: one full-size buffer instead of three (the
+        # sampler's hot path, where each fresh buffer costs as much as the arithmetic)
+        mean = self._extract(self.posterior_mean_coef2, t, x_t) * x_t
+        return mean.addcmul_(x0, self._extract(self.posterior_mean_coef1, t, x_t))
 
     def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)  (Eq. 6–7)."""
@@ -171,8 +173,8 @@ class GaussianDiffusion:
 
     def predict_x0_from_eps(self, x_t: Tensor, t, eps: Tensor) -> Tensor:
         """x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t, Eq. 4 solved for x_0 (Ho et al. 2020, Eq. 15)."""
-        return (self._extract(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t
-                - self._extract(self.sqrt_recipm1_alphas_cumprod, t, x_t) * eps)
+        x0 = self._extract(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t  # in place below, as μ̃_t
+        return x0.addcmul_(eps, self._extract(self.sqrt_recipm1_alphas_cumprod, t, x_t), value=-1)
 
     def predict_eps_from_x0(self, x_t: Tensor, t, x0: Tensor) -> Tensor:
         """ε̂ = (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t), Eq. 4 solved for ε."""

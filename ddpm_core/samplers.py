@@ -75,7 +75,7 @@ def ddpm_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: 
         return StepOutput(mean, pred_x0, pred_eps)
     sigma2 = diffusion.betas if variance == "beta" else diffusion.posterior_variance
     noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
-    return StepOutput(mean + diffusion._extract(sigma2, t, x_t).sqrt() * noise, pred_x0, pred_eps)
+    return StepOutput(mean.addcmul_(noise, diffusion._extract(sigma2, t, x_t).sqrt()), pred_x0, pred_eps)
 
 
 def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: float) -> torch.Tensor:

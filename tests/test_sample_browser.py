@@ -126,9 +126,6 @@ def fetch_export(page: Page, button: str, suffix: str) -> bytes:
 
 # ---- tests -------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: the summary is filled only by the dropdown's .change, which does not fire for "
-                          "the default checkpoint (demo.load sets the same value); see the report")
 def test_summary_describes_the_default_checkpoint(page: Page, app_url):
     open_sample_tab(page, app_url)
     summary = page.locator("#sample-summary")

@@ -496,11 +496,12 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> None:
     train_session = handle.session
     choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, session], outputs=checkpoint,
                    api_visibility="private", show_progress="hidden")
-    demo.load(**choices)
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, train_session, session], outputs=[summary, steps],
+                           api_visibility="private", show_progress="hidden")
+    demo.load(**choices).then(**describe_choice)  # .change does not fire when the default stays chosen
     tab_item.select(**choices)
     refresh_btn.click(**choices)
-    checkpoint.change(tab.summary, [checkpoint, train_session, session], [summary, steps], api_visibility="private",
-                      show_progress="hidden")
+    checkpoint.change(**describe_choice)
     upload.upload(tab.upload, [upload, train_session, session], [checkpoint, session],
                   api_name="sample_upload")
     sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,

@@ -69,13 +69,14 @@ def prior_bits(diffusion: GaussianDiffusion, x0: Tensor) -> Tensor:
     return kl.flatten(1).mean(1) / LN2
 
 
-def term_bits(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int, *, prediction: str = "eps",
+def term_bits(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int | Tensor, *, prediction: str = "eps",
               variance: str = "beta", clip: bool = False, noise: Tensor | None = None,
               generator: torch.Generator | None = None) -> Tensor:
     """L_{t} of the bound at 0-based index t, per image, in bits per dimension, on one draw x_{t+1} ~ q.
 
     Index 0 is the decoder term L_0 = −log p_θ(x_0 | x_1); index t ≥ 1 is the KL between the true
-    posterior q(x_t | x_{t+1}, x_0) and the model's p_θ(x_t | x_{t+1}).
+    posterior q(x_t | x_{t+1}, x_0) and the model's p_θ(x_t | x_{t+1}). `t` is one index for the
+    batch or one per image, shape (B,).
     """
     return term(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip, noise=noise,
                 generator=generator)[0]
@@ -86,7 +87,7 @@ def distortion(x0: Tensor, pred_x0: Tensor) -> Tensor:
     return ((pred_x0 - x0) * 127.5).pow(2).flatten(1).mean(1).sqrt()
 
 
-def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int, *, prediction: str = "eps",
+def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int | Tensor, *, prediction: str = "eps",
          variance: str = "beta", clip: bool = False, noise: Tensor | None = None,
          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """(L_t in bits/dim, x̂_0) per image at index t: `term_bits` with the network's x̂_0 from that x_{t+1}."""
@@ -94,87 +95,115 @@ def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int, *, p
     pred_x0, _ = model_predictions(model, diffusion, x_t, t, prediction, clip)
     model_mean, _, _ = diffusion.q_posterior_mean_variance(pred_x0, x_t, t)
     log_var = diffusion._extract(p_log_variance(diffusion, variance), t, x_t).expand_as(x_t)
-    if t == 0:
-        nll = -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * log_var)
-        return nll.flatten(1).mean(1) / LN2, pred_x0
+    decoder = (lambda: -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * log_var).flatten(1).mean(1) / LN2)
+    if isinstance(t, int) and t == 0:
+        return decoder(), pred_x0
     true_mean, _, true_log_var = diffusion.q_posterior_mean_variance(x0, x_t, t)
-    return normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2, pred_x0
+    kl = normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2
+    if isinstance(t, Tensor) and bool((t == 0).any()):
+        kl = torch.where(t.to(kl.device) == 0, decoder(), kl)
+    return kl, pred_x0
 
 
-def stratified_timesteps(num_timesteps: int, strata: int, generator: torch.Generator | None = None) -> Tensor:
-    """One index drawn uniformly from each of `strata` equal runs of 0..T−1 (all T when strata ≥ T)."""
-    if strata >= num_timesteps:
+def stratified_timesteps(num_timesteps: int, strata: int, generator: torch.Generator | None = None,
+                         draws: int = 1) -> Tensor:
+    """`draws` indices drawn uniformly (with replacement) from each of `strata` equal runs of 0..T−1,
+    ascending, shape (strata · draws,); all T indices when strata · draws ≥ T."""
+    if strata * draws >= num_timesteps:
         return torch.arange(num_timesteps)
     edges = torch.linspace(0, num_timesteps, strata + 1, dtype=torch.float64).round().long()
-    widths = edges[1:] - edges[:-1]
-    offsets = (torch.rand(strata, generator=generator, dtype=torch.float64) * widths).long()
-    return edges[:-1] + offsets
+    widths = (edges[1:] - edges[:-1]).repeat_interleave(draws)
+    offsets = (torch.rand(strata * draws, generator=generator, dtype=torch.float64) * widths).long()
+    return (edges[:-1].repeat_interleave(draws) + offsets).view(strata, draws).sort(1).values.flatten()
 
 
 @dataclass
 class Bound:
     """The bound of a batch: the terms evaluated (bits/dim, one row per image), and the total.
 
-    `timesteps` are the 0-based indices evaluated and `weights` how many of the T terms each one
-    stands for (all 1 when every t was evaluated); `total` is per image, L_T included.
+    `timesteps` are the 0-based indices evaluated, in descending order: (K,) shared by every image when
+    every t was evaluated, or (B, K) with each image's own stratified draws, two per stratum. `weights`
+    say how many of the T terms each evaluated term stands for (all 1 when every t was); `total` is per
+    image, L_T included.
     """
 
     prior: Tensor  # (B,)
-    timesteps: Tensor  # (K,)
+    timesteps: Tensor  # (K,) or (B, K)
     weights: Tensor  # (K,)
     terms: Tensor  # (B, K)
     distortion: Tensor  # (B, K): RMSE of x̂_0 on the 0–255 scale at each evaluated step
+    draws: int = 1  # evaluated terms per stratum: 1 when every t was evaluated, else 2
+
+    @property
+    def exact(self) -> bool:
+        """Whether every t was evaluated (then only the draws of x_t make the total random)."""
+        return self.timesteps.ndim == 1
 
     @property
     def total(self) -> Tensor:
         return self.prior + (self.terms * self.weights.to(self.terms)).sum(1)
 
     def rate(self) -> Tensor:
-        """Bits/dim received by step index k when decoding from T down (L_T + the terms at t ≥ t_k), (B, K).
-
-        With the timesteps in descending order this is the x axis of the rate–distortion curve.
-        """
+        """Bits/dim received by step k when decoding from T down (L_T + the terms at t ≥ t_k), (B, K):
+        the x axis of the rate–distortion curve."""
         return self.prior[:, None] + (self.terms * self.weights.to(self.terms)).cumsum(1)
+
+    def timestep_error(self) -> Tensor:
+        """Per image, the standard error of its total from drawing t (0 when every t was evaluated):
+        with two draws per stratum of n_h terms, Var = Σ_h n_h² (L_h1 − L_h2)² / 4."""
+        if self.draws == 1:
+            return torch.zeros_like(self.prior)
+        pairs = self.terms.view(self.terms.shape[0], -1, 2)
+        sizes = (self.weights.view(-1, 2).sum(1)).to(self.terms)
+        return ((sizes ** 2 * (pairs[..., 0] - pairs[..., 1]) ** 2).sum(1) / 4).sqrt()
 
     @property
     def standard_error(self) -> float:
-        """Of the mean total over the batch; 0 for one image."""
+        """Of the mean total over the batch: the spread of the per-image totals over √B (each image's
+        draws of t and x_t are its own, so this covers both), or for one image its `timestep_error`."""
         n = self.total.numel()
-        return float(self.total.std() / math.sqrt(n)) if n > 1 else 0.0
+        if n == 1:
+            return float(self.timestep_error()[0])
+        return float(self.total.std() / math.sqrt(n))
 
 
 def bound_terms(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, timesteps: Tensor | None = None,
                 prediction: str = "eps", variance: str = "beta", clip: bool = False,
-                generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor, Tensor]]:
-    """Yield (index, L_index, RMSE of x̂_0) per image over `timesteps` (default: all T, from T − 1 down)."""
+                generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Yield (indices, L, RMSE of x̂_0) per image, one column of `timesteps` at a time: (K,) shared
+    indices or (B, K) per image; default every index from T − 1 down."""
     steps = torch.arange(diffusion.num_timesteps - 1, -1, -1) if timesteps is None else timesteps
     with torch.no_grad():
-        for t in steps.tolist():
+        for k in range(steps.shape[-1]):
+            t = int(steps[k]) if steps.ndim == 1 else steps[:, k].to(x0.device)
             bits, pred_x0 = term(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip,
                                  generator=generator)
-            yield t, bits, distortion(x0, pred_x0)
+            yield steps[..., k], bits, distortion(x0, pred_x0)
 
 
-def bound_plan(num_timesteps: int, strata: int | None = None,
-               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """(timesteps, weights), descending: every t with weight 1, or one t per stratum weighted by its size."""
+def bound_plan(num_timesteps: int, batch: int, strata: int | None = None,
+               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, int]:
+    """(timesteps, weights, draws), descending: every t with weight 1, or per image two draws from each
+    of `strata` strata, each weighted by half its stratum's size (every t when 2·strata ≥ T)."""
     T = num_timesteps
-    if strata is None or strata >= T:
-        return torch.arange(T - 1, -1, -1), torch.ones(T, dtype=torch.float64)
+    if strata is None or 2 * strata >= T:
+        return torch.arange(T - 1, -1, -1), torch.ones(T, dtype=torch.float64), 1
     edges = torch.linspace(0, T, strata + 1, dtype=torch.float64).round().long()
-    return stratified_timesteps(T, strata, generator).flip(0), (edges[1:] - edges[:-1]).flip(0).double()
+    timesteps = torch.stack([stratified_timesteps(T, strata, generator, draws=2).flip(0) for _ in range(batch)])
+    weights = ((edges[1:] - edges[:-1]).double() / 2).repeat_interleave(2).flip(0)
+    return timesteps, weights, 2
 
 
 def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, strata: int | None = None,
                       prediction: str = "eps", variance: str = "beta", clip: bool = False,
                       generator: torch.Generator | None = None) -> Bound:
-    """The whole bound for images x0 ∈ [−1, 1] on the 256-level grid: every t, or one t per stratum.
+    """The whole bound for images x0 ∈ [−1, 1] on the 256-level grid: every t, or two t per stratum.
 
-    With `strata` K < T, Σ_t L_t is estimated by Σ_k n_k L_{t_k} (n_k the stratum's size): unbiased,
-    with the draw of t folded into the per-image totals' spread.
+    With `strata` K (2K < T), Σ_t L_t is estimated per image by Σ_h n_h (L_h1 + L_h2)/2 (n_h the
+    stratum's size, t_h1, t_h2 drawn in it): unbiased, and the two draws give its standard error.
     """
-    timesteps, weights = bound_plan(diffusion.num_timesteps, strata, generator)
+    timesteps, weights, draws = bound_plan(diffusion.num_timesteps, x0.shape[0], strata, generator)
     rows = list(bound_terms(model, diffusion, x0, timesteps=timesteps, prediction=prediction, variance=variance,
                             clip=clip, generator=generator))
     return Bound(prior_bits(diffusion, x0), timesteps, weights, torch.stack([r[1] for r in rows], 1),
-                 torch.stack([r[2] for r in rows], 1))
+                 torch.stack([r[2] for r in rows], 1), draws)

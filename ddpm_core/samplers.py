@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.diffusion import GaussianDiffusion, _as_index
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 VARIANCES = ("beta", "beta_tilde")  # σ_t² = β_t (the paper's default) or β̃_t (Ho et al. 2020, §3.2)
@@ -44,7 +44,7 @@ def model_predictions(model: Model, diffusion: GaussianDiffusion, x_t: torch.Ten
 
     With `lazy_eps`, an ε̂ that would have to be derived from x̂_0 comes as a function computing it.
     """
-    index = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
+    index = _as_index(t, x_t.shape[0], x_t.device)
     out = model(x_t, index).to(x_t.dtype)
     if prediction == "eps":
         pred_eps, pred_x0 = out, diffusion.predict_x0_from_eps(x_t, t, out)

@@ -108,6 +108,49 @@ def test_stratified_timesteps_take_one_from_each_stratum():
     use = stratified_timesteps(1000, 10, torch.Generator().manual_seed(0))
     assert [int(t) // 100 for t in use] == list(range(10))
     assert torch.equal(stratified_timesteps(5, 10), torch.arange(5))
+    two = stratified_timesteps(1000, 10, torch.Generator().manual_seed(0), draws=2)
+    assert [int(t) // 100 for t in two] == [k // 2 for k in range(20)]
+
+
+def test_each_image_draws_its_own_timesteps_two_per_stratum():
+    x0 = _images(3, (1, 4, 4))
+    bound = variational_bound(_oracle(x0), DIFFUSION, x0, strata=10, generator=torch.Generator().manual_seed(0))
+    assert bound.timesteps.shape == (3, 20) and not bound.exact and bound.draws == 2
+    assert (bound.timesteps.diff(dim=1) <= 0).all()  # descending, as the chain is decoded
+    assert (bound.timesteps // 100 == torch.arange(9, -1, -1).repeat_interleave(2)).all()
+    assert not torch.equal(bound.timesteps[0], bound.timesteps[1])
+    assert bound.weights.sum() == 1000
+
+
+def test_the_two_draw_standard_error_matches_the_spread_of_the_estimate():
+    """Var of Σ_h n_h (L_h1 + L_h2)/2 is estimated by Σ_h n_h² (L_h1 − L_h2)²/4: unbiased, so its mean over
+    400 runs matches the variance of the 400 estimates (whose own relative error is about √(2/400) = 7 %)."""
+    x0 = _images(1, (1, 4, 4))
+    T = 200
+    diffusion = DiffusionConfig(timesteps=T).build()
+    model = lambda x_t, t: 0.8 * diffusion.predict_eps_from_x0(x_t, t, x0)  # noqa: E731 (slightly wrong)
+    bounds = [variational_bound(model, diffusion, x0, strata=8, generator=torch.Generator().manual_seed(s))
+              for s in range(400)]
+    totals = torch.stack([b.total[0] for b in bounds])
+    estimated = torch.stack([b.timestep_error()[0] ** 2 for b in bounds]).mean()
+    assert 0.75 < float(estimated / totals.var()) < 1.33
+    assert bounds[0].standard_error == float(bounds[0].timestep_error()[0]) > 0  # one image: its t error
+
+
+def test_per_image_timesteps_give_the_terms_of_each_image_alone():
+    x0 = _images(3, (1, 4, 4))
+    model = lambda x_t, t: 0.5 * DIFFUSION.predict_eps_from_x0(x_t, t, x0)  # noqa: E731
+    t = torch.tensor([0, 500, 999])
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(2), dtype=x0.dtype)
+    together = term_bits(model, DIFFUSION, x0, t, noise=noise)
+    for i in range(3):
+        alone = term_bits(lambda x_t, s: model_one(x_t, s, i), DIFFUSION, x0[i:i + 1], int(t[i]),
+                          noise=noise[i:i + 1])
+        torch.testing.assert_close(together[i:i + 1], alone)
+
+
+def model_one(x_t, t, i):
+    return 0.5 * DIFFUSION.predict_eps_from_x0(x_t, t, _images(3, (1, 4, 4))[i:i + 1])
 
 
 def test_the_full_bound_has_one_term_per_step():
@@ -116,14 +159,14 @@ def test_the_full_bound_has_one_term_per_step():
     bound = variational_bound(lambda x_t, t: torch.zeros_like(x_t), diffusion, x0)
     assert bound.terms.shape == (2, 30) and bound.timesteps.tolist() == list(range(29, -1, -1))
     torch.testing.assert_close(bound.total, bound.prior + bound.terms.sum(1))
-    assert bound.standard_error > 0
+    assert bound.standard_error > 0 and bound.exact and (bound.timestep_error() == 0).all()
 
 
 def test_rate_accumulates_to_the_total_and_an_oracle_has_no_distortion():
     x0 = _images(2, (1, 4, 4))
     bound = variational_bound(_oracle(x0), DIFFUSION, x0, strata=25, generator=torch.Generator().manual_seed(0))
     rate = bound.rate()
-    assert rate.shape == (2, 25) and (rate.diff(dim=1) >= 0).all()  # bits only ever arrive
+    assert rate.shape == (2, 50) and (rate.diff(dim=1) >= 0).all()  # two draws per stratum; bits only arrive
     torch.testing.assert_close(rate[:, -1], bound.total)
     assert bound.distortion.abs().max() < 1e-6  # x̂_0 is exactly x_0 at every t
     zero = variational_bound(lambda x_t, t: torch.zeros_like(x_t), DIFFUSION, x0, strata=25,

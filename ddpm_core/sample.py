@@ -12,7 +12,6 @@ the change of x̂_0) are kept on the device too, and read once at the end, so CU
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -127,12 +126,15 @@ def bytes_per_image(model: torch.nn.Module, shape: tuple[int, int, int]) -> int:
     return total + 4 * int(np.prod(shape)) * 6  # x_t, x̂_0, ε̂, noise and two frames kept per image
 
 
-def max_images(model: torch.nn.Module, shape: tuple[int, int, int], device: torch.device) -> int:
-    """How many images one run may sample at once on `device` (at most MAX_IMAGES)."""
+def max_images(model: torch.nn.Module, shape: tuple[int, int, int], device: torch.device,
+               memory_limit: int | None = None) -> int:
+    """How many images one run may sample at once on `device` (at most MAX_IMAGES): in MEMORY_SHARE of
+    the memory free now, and in `memory_limit` bytes if given (a server's cap per run)."""
     free = free_memory(device)
-    if free is None:
+    budgets = [b for b in (None if free is None else MEMORY_SHARE * free, memory_limit) if b is not None]
+    if not budgets:
         return MAX_IMAGES
-    return int(min(MAX_IMAGES, MEMORY_SHARE * free // bytes_per_image(model, shape)))
+    return int(min(MAX_IMAGES, min(budgets) // bytes_per_image(model, shape)))
 
 
 # ---- the run ---------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class SamplingRun:
     during) a run, `statistics()` gives per-step std(x_t) and the RMS change of x̂_0.
     """
 
-    def __init__(self, checkpoint: Checkpoint, config: SampleConfig):
+    def __init__(self, checkpoint: Checkpoint, config: SampleConfig, memory_limit: int | None = None):
         if checkpoint.architecture != "unet":
             raise CheckpointError(f"'{checkpoint.path.name}' holds a {checkpoint.architecture} model of 2-D points, "
                                   "not an image model; sample it in the 2-D lab")
@@ -157,10 +159,11 @@ class SamplingRun:
         model_config = checkpoint.model.config
         self.shape = (model_config.channels, model_config.image_size, model_config.image_size)
         limit = max_images(checkpoint.model, self.shape, torch.device("cpu") if self.device.type == "cpu"
-                           else self.device)
+                           else self.device, memory_limit)
         if config.n > limit:
-            raise ValueError(f"{config.n:,} images of {self.shape[1]}×{self.shape[2]} would not fit in this "
-                             f"machine's free memory; at most {limit:,} at once here")
+            raise ValueError(f"{config.n:,} images of {self.shape[1]}×{self.shape[2]} would not fit in the memory "
+                             f"one run may use here (half of what is free, or the server's limit per run); "
+                             f"at most {limit:,} at once")
         self.model = fast_model(checkpoint.model, self.device, config.precision)
         self.diffusion = checkpoint.diffusion.to(self.device)
         self.count = len(self._timesteps())
@@ -217,10 +220,17 @@ def describe(config: SampleConfig, count: int) -> str:
 
 def frame_picture(frame: Frame, count: int | None = None, with_eps: bool = False) -> np.ndarray:
     """x_{t−1} beside x̂_0 (and ε̂), captioned with the step, as one uint8 frame for an animation."""
-    panels = [("x_t", image_grid(frame.step.prev_sample)), ("predicted x_0", image_grid(frame.step.pred_x0))]
-    if with_eps:
-        panels.append(("predicted noise", image_grid(frame.step.pred_eps.clamp(-3, 3) / 3)))
+    panels = list(zip(("x_t", "predicted x_0", "predicted noise"), frame_panels(frame, with_eps)))
     return compose_frame(panels, f"step {frame.index}/{count or frame.count}   t = {frame.t_prev}")
+
+
+def frame_panels(frame: Frame, with_eps: bool = False) -> list[np.ndarray]:
+    """x_t (after the step), x̂_0 and optionally ε̂ (±3 shown as black/white) as uint8 grids."""
+    step = frame.step
+    panels = [image_grid(step.prev_sample), image_grid(step.pred_x0)]
+    if with_eps:
+        panels.append(image_grid(step.pred_eps.clamp(-3, 3) / 3))
+    return panels
 
 
 def keep_every(count: int, max_frames: int) -> int:

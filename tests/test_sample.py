@@ -88,9 +88,14 @@ def test_an_image_count_that_would_not_fit_in_memory_is_refused(checkpoint, monk
     assert 16 * 16 * 4 * 8 < per_image < 50e6  # each module output is counted; x_t and friends too
     monkeypatch.setattr(sample_module, "free_memory", lambda device: 100 * per_image)
     assert sample_module.max_images(checkpoint.model, (1, 16, 16), torch.device("cpu")) == 50
-    with pytest.raises(ValueError, match="would not fit in this machine's free memory; at most 50"):
+    with pytest.raises(ValueError, match="would not fit in the memory one run may use here .*; at most 50 at once"):
         SamplingRun(checkpoint, SampleConfig(n=51))
     SamplingRun(checkpoint, SampleConfig(n=50))
+    # A server's cap per run binds when it is below half of what is free, and not otherwise.
+    assert sample_module.max_images(checkpoint.model, (1, 16, 16), torch.device("cpu"), 20 * per_image) == 20
+    assert sample_module.max_images(checkpoint.model, (1, 16, 16), torch.device("cpu"), 90 * per_image) == 50
+    with pytest.raises(ValueError, match="at most 20 at once"):
+        SamplingRun(checkpoint, SampleConfig(n=21), memory_limit=20 * per_image)
 
 
 def test_a_2d_model_checkpoint_is_refused(tmp_path):

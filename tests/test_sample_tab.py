@@ -11,7 +11,6 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from safetensors.torch import save_file
 
-from ddpm_core import sample as sample_module
 from ddpm_core.animation import image_grid
 from ddpm_core.checkpoints import load_checkpoint, save_checkpoint
 from ddpm_core.config import DiffusionConfig
@@ -81,6 +80,8 @@ def test_stop_ends_the_computation_and_a_new_run_works(client):
     deadline = time.monotonic() + 60
     while not any((_step(u) or 0) > 0 for u in job.outputs()) and time.monotonic() < deadline:
         time.sleep(0.05)
+    with pytest.raises(Exception, match="A run is still going: wait for it to finish \\(or press Stop\\)"):
+        client.predict(api_name="/sample_export_gif")
     client.predict(api_name="/sample_stop")
     final = job.result(timeout=30)
     stopped = re.search(r"Stopped after ([\d,]+) of 1,000 steps", _text(final[0]))
@@ -135,9 +136,12 @@ def test_bad_settings_get_a_clear_message(client, change, message):
 
 
 def test_too_many_images_for_the_memory_are_refused(client, monkeypatch):
-    monkeypatch.setattr(sample_module, "free_memory", lambda device: 10 * 2**20)
-    with pytest.raises(Exception, match="would not fit in this machine's free memory"):
+    """The check runs in the sampling process; the server's cap per run (DDPM_SAMPLE_MEMORY_MB) is sent with
+    the job, so 10 MB here refuses 64 images (over 1 MB each) and the message comes back to the page."""
+    monkeypatch.setattr(deployment, "sample_memory_bytes", lambda: 10 * 2**20)
+    with pytest.raises(Exception, match="64 images of 16×16 would not fit in the memory one run may use here"):
         client.predict(*_inputs(n=64), api_name="/sample_run")
+    assert "Done" in _text(client.predict(*_inputs(n=2, steps=2), api_name="/sample_run")[0])
 
 
 def test_uploaded_checkpoints_are_checked_then_sampled(client, tmp_path):

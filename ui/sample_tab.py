@@ -1,10 +1,11 @@
 """The Sample tab: pick a checkpoint, run DDPM or DDIM, and watch x_t and x̂_0 live; export GIF, MP4, WebM, PNG.
 
-Sampling (ddpm_core.sample.SamplingRun) runs in a background thread that keeps the newest frame and
-every k-th one for the exports. The Sample event is a generator that polls the thread every POLL_S
-seconds and sends the newest frame as one HTML update (the grids inline as PNG data URLs, so no
-frame is written to Gradio's cache). Stop sets the thread's Event, which the loop checks after every
-step, so the computation itself stops within one network evaluation.
+Sampling runs in a child process (ddpm_core.sample_process), so that none of the server's threads runs
+its torch code (in a server thread it ran 27–45 % slower; see that module). The child sends the newest
+frame as uint8 grids at most every POLL_S seconds, and every k-th one for the exports. The Sample
+event is a generator that polls the child and sends each new frame as one HTML update (the grids inline
+as PNG data URLs, so no frame is written to Gradio's cache). Stop sets the child's Event, which the
+loop checks after every step, so the computation itself stops within one network evaluation.
 
 Checkpoints are offered by key, never by path: "bundled:NAME" (checkpoints/), "run:NAME" (the
 session's training runs) and "upload:N" (this session's uploads), resolved on the server each time.
@@ -17,8 +18,8 @@ import dataclasses
 import functools
 import html
 import io
+import json
 import shutil
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,13 +27,12 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
 
-from ddpm_core.animation import compose_frame, image_grid, save_animation, upscale
+from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
 from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkpoint, read_config
-from ddpm_core.sample import SampleConfig, SamplingRun, available_devices, describe
-from ddpm_core.samplers import Frame
+from ddpm_core.sample import SampleConfig, available_devices
+from ddpm_core.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
 from ddpm_core.unet import UNetConfig, UNet, count_parameters
 from ui import plots, settings as deployment
 from ui.errors import user_errors
@@ -44,7 +44,6 @@ DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
 POLL_S = 0.25  # how often the live view updates
 MAX_FRAMES = 120  # frames kept for the exports (plus the last)
 FRAME_BUDGET_BYTES = 200 * 2**20  # … and at most this much memory for them
-LIVE_WIDTH = 320  # each live grid is drawn about this wide (nearest neighbour, by the browser)
 COMPARE = [SampleConfig(sampler="ddpm"), SampleConfig(sampler="ddim", eta=0.0), SampleConfig(sampler="ddim", eta=0.5),
            SampleConfig(sampler="ddim", eta=1.0)]
 SEED_MAX = 2**31 - 1
@@ -60,27 +59,13 @@ CSS = """
                           font-variant-numeric: tabular-nums; margin-bottom: 6px; }
 #sample-live .live-bar { height: 10px; background: #e5e5e5; border-radius: 5px; margin-bottom: 10px; }
 #sample-live .live-bar div { height: 100%; background: #0072B2; border-radius: 5px; }
-#sample-compare .cmp { display: flex; gap: 14px; flex-wrap: wrap; }
-#sample-compare figure { margin: 0; flex: 1 1 180px; max-width: 260px; }
+#sample-compare .cmp { display: grid; gap: 14px; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); }
+#sample-compare figure { margin: 0; }
 #sample-compare img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
 """
 
 
 # ---- sessions ------------------------------------------------------------------------------------------
-
-@dataclass
-class Result:
-    """A finished (or stopped) run: what the exports and the final grid are made of."""
-
-    name: str
-    description: str
-    kept: list[tuple[int, int, list[np.ndarray]]]  # (step index, t after it, panels), every k-th step
-    count: int
-    final: np.ndarray
-    seconds: float
-    stopped: bool
-    slug: str  # for file names: "ddim-eta0.5-50steps-seed0"
-
 
 @dataclass
 class Session:
@@ -89,8 +74,8 @@ class Session:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # never user input: it names a folder
     uploads: dict[str, Path] = field(default_factory=dict)  # key → the session's copy
     upload_names: dict[str, str] = field(default_factory=dict)  # key → the name it was uploaded as
-    worker: "Worker | None" = None
-    result: Result | None = None
+    job: SampleJobHandle | None = None  # the run in progress (or the last one)
+    result: RunResult | None = None
 
     @property
     def folder(self) -> Path:
@@ -105,8 +90,8 @@ def end_session(session: Session | None) -> None:
     """Gradio calls this when a session expires: stop its run and delete its files."""
     if session is None:
         return
-    if session.worker is not None:
-        session.worker.stop.set()
+    if session.job is not None:
+        session.job.stop()
     shutil.rmtree(session.folder, ignore_errors=True)
 
 
@@ -144,15 +129,11 @@ def resolve(key, handle: TrainTabHandle, train_session, session: Session) -> Pat
 
 @functools.lru_cache(maxsize=32)
 def _parameters(model_json: str) -> int:
-    import json
-
     return count_parameters(UNet(config_from_dict(UNetConfig, json.loads(model_json), "model")))
 
 
 def summary_markdown(path: Path) -> tuple[str, int]:
     """What a checkpoint was trained on and how, from its header; and its T."""
-    import json
-
     config = read_config(path)
     if config.get("architecture") != "unet":
         raise CheckpointError(f"'{path.name}' holds a 2-D model, not an image model; sample it in the 2-D lab")
@@ -169,64 +150,6 @@ def summary_markdown(path: Path) -> tuple[str, int]:
              f"*{html.escape(str(training.get('preset', 'custom')))}* ({params:,} parameters) · "
              f"{diffusion.get('schedule', '?')} β, T = {T:,} · {config.get('prediction', 'eps')}-prediction"]
     return "\n\n".join(lines), T
-
-
-# ---- the worker ----------------------------------------------------------------------------------------
-
-def frame_panels(frame: Frame, with_eps: bool) -> list[np.ndarray]:
-    """x_t (after the step), x̂_0 and optionally ε̂ (±3 shown as black/white) as uint8 grids."""
-    step = frame.step
-    panels = [image_grid(step.prev_sample), image_grid(step.pred_x0)]
-    if with_eps:
-        panels.append(image_grid(step.pred_eps.clamp(-3, 3) / 3))
-    return panels
-
-
-class Worker:
-    """SamplingRuns one after the other in a daemon thread (one for Sample, several for Compare)."""
-
-    def __init__(self, runs: list[tuple[str, SamplingRun]], with_eps: bool):
-        self.runs, self.with_eps = runs, with_eps
-        self.stop = threading.Event()
-        self.current = 0  # which run is going
-        self.latest: Frame | None = None
-        self.results: list[Result] = []
-        self.error: BaseException | None = None
-        self.run_started = time.perf_counter()
-        self.thread = threading.Thread(target=self._main, daemon=True, name="sample")
-
-    def _main(self) -> None:
-        try:
-            for i, (name, run) in enumerate(self.runs):
-                self.current = i
-                self.results.append(self._one(name, run))
-                if self.stop.is_set():
-                    break
-        except BaseException as exc:  # noqa: BLE001 (the stream raises it for the user)
-            self.error = exc
-
-    def _one(self, name: str, run: SamplingRun) -> Result:
-        start, kept, last = time.perf_counter(), [], None
-        self.run_started = start
-        every = self._keep_every(run)
-        for frame in run.frames():
-            last = self.latest = frame
-            if frame.index % every == 0 or frame.index == frame.count:
-                kept.append((frame.index, frame.t_prev, frame_panels(frame, self.with_eps)))
-            if self.stop.is_set():
-                break
-        if last is not None and (not kept or kept[-1][0] != last.index):
-            kept.append((last.index, last.t_prev, frame_panels(last, self.with_eps)))
-        final = image_grid(last.step.prev_sample)
-        return Result(name, describe(run.config, run.count), kept, run.count, final,
-                      time.perf_counter() - start, stopped=last.index < run.count, slug=slug(run))
-
-    def _keep_every(self, run: SamplingRun) -> int:
-        c, h, w = run.shape
-        side = int(np.ceil(np.sqrt(run.config.n)))
-        per_frame = (side * (h + 1) + 1) * (side * (w + 1) + 1) * 3 * (3 if self.with_eps else 2)
-        frames = max(1, min(MAX_FRAMES, FRAME_BUDGET_BYTES // per_frame))
-        return max(1, -(-run.count // frames))
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
@@ -255,7 +178,7 @@ def idle_html(message: str) -> str:
     return f"<div class='live-head'><span>{message}</span></div>"
 
 
-def compare_html(results: list[Result]) -> str:
+def compare_html(results: list[RunResult]) -> str:
     figures = "".join(f"<figure><figcaption><b>{html.escape(r.description)}</b><br>{r.seconds:.1f} s"
                       f"{' (stopped)' if r.stopped else ''}</figcaption><img alt='{html.escape(r.description)}' "
                       f"src='{png_data_url(r.final)}'></figure>" for r in results)
@@ -268,9 +191,12 @@ class SampleTab:
     def __init__(self, settings: deployment.Settings, handle: TrainTabHandle):
         self.settings, self.handle = settings, handle
         self.max_images = 64 if settings.demo else 256
+        self.pool = SamplerPool(settings.max_concurrent_runs)
 
     def choices(self, key, train_session, session):
-        """Refresh the picker, keeping the current choice if it is still there."""
+        """Refresh the picker, keeping the current choice if it is still there (and start the sampling
+        process in the background, so the first Sample does not wait for it)."""
+        self.pool.warm_up()
         choices = checkpoint_choices(self.handle, train_session, session)
         keys = [k for _, k in choices]
         value = key if key in keys else (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else
@@ -319,81 +245,75 @@ class SampleTab:
         return SampleConfig(n=n, sampler=sampler, steps=int(steps), eta=float(eta or 0.0), variance=variance,
                             clip=bool(clip), seed=int(seed), device=device)
 
-    def _load(self, key, train_session, session):
-        path = resolve(key, self.handle, train_session, session)
-        try:
-            return load_checkpoint(path)
-        except CheckpointError as exc:
-            raise ValueError(str(exc)) from None
-
     def _check_idle(self, session: Session) -> None:
-        if session.worker is not None and session.worker.thread.is_alive():
+        if session.job is not None and not session.job.finished:
             raise ValueError("A sampling run is still going in this tab: press Stop first.")
 
     @user_errors
     def sample(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                session: Session):
         """One run of the chosen sampler, streamed."""
-        checkpoint, config = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
-                                           train_session, session)
-        runs = [(checkpoint.path.stem, SamplingRun(checkpoint, config))]
-        yield from self._stream(Worker(runs, bool(with_eps)), session, compare=False)
+        path, config = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
+                                     train_session, session)
+        yield from self._stream(self._job(path, [(path.stem, config)], with_eps), session, compare=False)
 
     @user_errors
     def compare(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                 session: Session):
-        """DDPM (σ² = β) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed."""
-        checkpoint, base = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
-                                         train_session, session)
-        runs = [(checkpoint.path.stem, SamplingRun(checkpoint, dataclasses.replace(base, sampler=c.sampler, eta=c.eta,
-                                                                                   variance="beta")))
-                for c in COMPARE]
-        yield from self._stream(Worker(runs, bool(with_eps)), session, compare=True)
+        """DDPM (with the form's σ²) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed."""
+        path, base = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
+                                   train_session, session)
+        runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
+        yield from self._stream(self._job(path, runs, with_eps), session, compare=True)
 
     def _prepare(self, key, sampler, steps, eta, variance, n, seed, device, clip, train_session, session):
+        """The checkpoint's file and a checked configuration; the weights are loaded by the sampling process."""
         self._check_idle(session)
-        checkpoint = self._load(key, train_session, session)
-        return checkpoint, self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        path = resolve(key, self.handle, train_session, session)
+        try:
+            _, T = summary_markdown(path)
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from None
+        config = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+        config.check(T)
+        return path, config
+
+    def _job(self, path: Path, runs: list, with_eps) -> SampleJob:
+        return SampleJob(checkpoint=str(path), runs=runs, with_eps=bool(with_eps), live_every=POLL_S,
+                         max_frames=MAX_FRAMES, frame_budget=FRAME_BUDGET_BYTES,
+                         memory_limit=deployment.sample_memory_bytes())
 
     def stop(self, session: Session | None) -> None:
         """Ask this session's run to stop after its current step; its stream then shows where it ended."""
-        if session is not None and session.worker is not None:
-            session.worker.stop.set()
+        if session is not None and session.job is not None:
+            session.job.stop()
 
-    def _live(self, worker: Worker) -> str | None:
-        frame = worker.latest
-        if frame is None:
-            return None
-        name, run = worker.runs[worker.current]
-        title = f"{describe(run.config, run.count)}" + (f" ({worker.current + 1} of {len(worker.runs)})"
-                                                         if len(worker.runs) > 1 else "")
-        elapsed = time.perf_counter() - worker.run_started
-        return live_html(title, frame.index, frame.count, frame.t_prev, elapsed, frame_panels(frame, worker.with_eps))
+    def _live(self, handle: SampleJobHandle) -> str:
+        frame, runs = handle.latest, len(handle.job.runs)
+        title = frame.description + (f" ({frame.run + 1} of {runs})" if runs > 1 else "")
+        return live_html(title, frame.index, frame.count, frame.t, frame.elapsed, frame.panels)
 
-    def _stream(self, worker: Worker, session: Session, compare: bool):
-        """Yield (live, final grid, stats plot, comparison, session) every POLL_S until the worker ends."""
-        session.worker = worker
-        worker.thread.start()
-        shown = None
+    def _stream(self, job: SampleJob, session: Session, compare: bool):
+        """Yield (live, final grid, stats plot, comparison, session) for every new frame until the job ends."""
+        try:
+            handle = self.pool.start(job)
+        except RuntimeError as exc:
+            raise ValueError(str(exc)) from None
+        session.job = handle
         try:
             yield idle_html("⏳ Starting…"), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
-            while worker.thread.is_alive():
-                worker.thread.join(POLL_S)
-                frame = worker.latest
-                if frame is not None and frame is not shown:
-                    shown = frame
-                    yield self._live(worker), gr.skip(), gr.skip(), gr.skip(), session
+            while not handle.finished:
+                if handle.poll(POLL_S):
+                    yield self._live(handle), gr.skip(), gr.skip(), gr.skip(), session
         finally:
-            worker.stop.set()  # the page cancelled or went away: the thread stops after its current step
-        if worker.error is not None:
-            raise worker.error
-        yield from self._finish(worker, session, compare)
+            handle.close()  # if the page cancelled or went away, the child stops after its current step
+        if handle.error is not None:
+            raise ValueError(handle.error)
+        yield from self._finish(handle, session, compare)
 
-    def _finish(self, worker: Worker, session: Session, compare: bool):
-        result = worker.results[-1]
-        session.result = result
-        run = worker.runs[len(worker.results) - 1][1]
-        stats = run.statistics()
+    def _finish(self, handle: SampleJobHandle, session: Session, compare: bool):
+        result = session.result = handle.results[-1]
+        stats = result.statistics
         title = f"{result.description}: {result.seconds:.1f} s" + (" (stopped)" if result.stopped else "")
         figure = plots.as_plot(plots.sampling_figure(stats["t"], stats["std"], stats["x0_change"], title))
         index, t, panels = result.kept[-1]
@@ -401,14 +321,19 @@ class SampleTab:
                 f"✅ Done: {result.count:,} steps in {result.seconds:.1f} s.")
         live = live_html(result.description, index, result.count, t, result.seconds, panels, note)
         final = upscale(result.final, 512)
-        yield live, final, figure, compare_html(worker.results) if compare else gr.skip(), session
+        yield live, final, figure, compare_html(handle.results) if compare else gr.skip(), session
+
+    def _finished_result(self, session: Session | None, what: str) -> RunResult:
+        if session is not None and session.job is not None and not session.job.finished:
+            raise ValueError(f"A run is still going: wait for it to finish (or press Stop), then {what}.")
+        if session is None or session.result is None:
+            raise ValueError(f"Sample first: there is nothing to {what} yet.")
+        return session.result
 
     @user_errors
     def export(self, fmt: str, session: Session | None):
         """Write the last run's animation (x_t beside x̂_0) as a GIF, MP4 or WebM in the session's folder."""
-        if session is None or session.result is None:
-            raise ValueError("Sample first: there is no animation to export yet.")
-        result = session.result
+        result = self._finished_result(session, "export its animation")
         frames = [compose_frame(list(zip(("x_t", "predicted x_0", "predicted noise"), panels)),
                                 f"{result.description}   step {index}/{result.count}   t = {t}")
                   for index, t, panels in result.kept]
@@ -417,23 +342,13 @@ class SampleTab:
 
     @user_errors
     def export_png(self, session: Session | None):
-        if session is None or session.result is None:
-            raise ValueError("Sample first: there is no grid to download yet.")
-        from ddpm_core.animation import save_png
-
-        result = session.result
+        result = self._finished_result(session, "download its grid")
         path = session.folder / "exports" / _safe_name(f"{result.name}-{result.slug}-{time.strftime('%Y%m%d-%H%M%S')}.png")
         return gr.File(str(save_png(upscale(result.final, 512), path)), visible=True)
 
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-
-
-def slug(run: SamplingRun) -> str:
-    c = run.config
-    kind = f"ddim-eta{c.eta:g}" if c.sampler == "ddim" else f"ddpm-{c.variance}"
-    return f"{kind}-{run.count}steps-seed{c.seed}"
 
 
 # ---- layout ------------------------------------------------------------------------------------------------
@@ -482,7 +397,7 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> None:
         with gr.Column(scale=3, min_width=420):
             live = gr.HTML(idle_html("Choose a checkpoint and press <b>Sample</b>."), elem_id="sample-live")
             with gr.Row():
-                final = gr.Image(label="Final samples", type="numpy", format="png", interactive=False, height=320,
+                final = gr.Image(label="Final samples", show_label=False, type="numpy", format="png", interactive=False, height=320,
                                  buttons=["download"], elem_id="sample-final")
                 stats = gr.Plot(label="Per-step statistics", show_label=False, elem_id="sample-stats")
             with gr.Row():

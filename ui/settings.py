@@ -3,6 +3,8 @@
     DDPM_DEMO=1|0        demo mode; on by default on Hugging Face Spaces (which sets SPACE_ID), else off
     DDPM_MAX_RUNS=N      training runs at once (default: 1 on up to 3 CPU cores, else 2)
     DDPM_RUNS_DIR=DIR    local mode's run folders (default <repo>/runs/, git-ignored)
+    DDPM_SAMPLE_MEMORY_MB=N  memory one sampling run may plan to use (default: 1024 in demo mode,
+                         else no cap beyond half of what is free)
 
 `load()` reads DDPM_DEMO and DDPM_MAX_RUNS when a tab is built, so one process can host a demo and a
 local app side by side (the tests do); `runs_dir()` reads DDPM_RUNS_DIR each time a run starts.
@@ -81,6 +83,17 @@ def sessions_dir() -> Path:
 def max_file_bytes() -> int:
     """The largest single upload Gradio accepts: a zip of images or a checkpoint (images check their own 25 MB)."""
     return 64 * 2**20 if demo_mode() else 1024 * 2**20
+
+
+def sample_memory_bytes() -> int | None:
+    """The cap on one sampling run's working memory (images × activations), or None for no cap."""
+    value = os.environ.get("DDPM_SAMPLE_MEMORY_MB")
+    if value is None or not value.strip():
+        return 1024 * 2**20 if demo_mode() else None
+    megabytes = int(value)
+    if megabytes < 1:
+        raise ValueError(f"DDPM_SAMPLE_MEMORY_MB must be at least 1, got {value!r}")
+    return megabytes * 2**20
 
 
 def launch_options() -> dict:

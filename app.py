@@ -10,7 +10,7 @@ import logging
 
 import gradio as gr
 
-from ui import forward_tab, lab2d_tab, sample_tab, settings, train_tab
+from ui import evaluate_tab, forward_tab, lab2d_tab, sample_tab, settings, train_tab
 from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
@@ -19,7 +19,7 @@ INTRO = ("Denoising diffusion, one equation at a time. The forward process $q(x_
 CSS = """
 #fwd-equation .katex-display { margin: 0.3em 0; font-size: 1.12em; }
 #fwd-terminal p { font-size: var(--text-lg); }
-""" + sample_tab.CSS
+""" + sample_tab.CSS + evaluate_tab.CSS
 
 
 def build_app() -> gr.Blocks:
@@ -34,7 +34,9 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Train", id="train"):
                 trained = train_tab.build(demo)
             with gr.Tab("Sample", id="sample") as sample_item:
-                sample_tab.build(demo, trained, sample_item)
+                sampled = sample_tab.build(demo, trained, sample_item)
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_item:
+                evaluate_tab.build(demo, sampled, evaluate_item)
     return demo
 
 

@@ -156,7 +156,7 @@ def run_job(config) -> dict:
     from ddpm_core.sample_process import SampleJob, SamplerPool
 
     _POOL = _POOL or SamplerPool(1)
-    handle = _POOL.start(SampleJob(str(CHECKPOINT), [("digits", config)], live_every=float("inf")))
+    handle = _POOL.start(SampleJob(str(CHECKPOINT), [("digits", config)], live_every=float("inf")))  # no frames
     handle.wait()
     handle.close()
     if handle.error is not None:
@@ -293,6 +293,7 @@ def main() -> int:
 
     from app import build_app, launch_options
     from ddpm_core.sample import SampleConfig
+    from ui.sample_tab import POLL_S
 
     print("DDPM Explorer: the cost of streaming sampling frames (bench/bench_sample_stream.py)")
     print("machine:", machine())
@@ -302,7 +303,7 @@ def main() -> int:
         cases.append(("DDPM σ² = β", SampleConfig(n=args.images, sampler="ddpm", steps=args.ddpm_steps),
                       args.ddpm_repeats))
     print(f"checkpoint {CHECKPOINT.relative_to(ROOT)}, {args.images} images, CPU fp32, seed 0; "
-          f"repeats of a, a2, a3, b, c interleaved; the live view polls every 0.25 s")
+          f"repeats of a, a2, a3, b, c interleaved; the live view updates every {POLL_S} s")
 
     demo = build_app()
     demo.queue(default_concurrency_limit=4)

@@ -12,6 +12,7 @@ first frame, upright by EXIF, resized so its short side is S (antialiased) and c
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -31,6 +32,7 @@ MAX_IN_MEMORY_BYTES = 512 * 2**20
 NAMED_IN_SUMMARY = 5  # skipped files named in summary() and error messages
 NAMED_IN_DICT = 20  # skipped files kept in to_dict(), for a checkpoint
 SINGLE_IMAGE_NOTICE = "Only one image: the model will memorise it — a classic classroom demo."
+SPLITS = ("all", "train", "holdout")
 
 
 class DataError(ValueError):
@@ -81,6 +83,27 @@ def _relative(folder: str, name: str, real_root: str) -> str:
 def _stays_inside(path: str, real_root: str) -> bool:
     """Whether `path`, with every link resolved, is still under `real_root`."""
     return os.path.commonpath([os.path.realpath(path), real_root]) == real_root
+
+
+def held_out(relative: str, fraction: float) -> bool:
+    """Whether the file at `relative` (as scan_folder writes it) is in the held-out share `fraction`.
+
+    Decided by the file's path alone (the first 8 bytes of its SHA-256 read as a number in [0, 1)), so
+    the split is the same on every machine, in any order, and stays put as files are added or removed.
+    """
+    digest = hashlib.sha256(relative.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def split_files(files: list[str], holdout: float, split: str) -> list[str]:
+    """The files of one split: "all", "train" (not held out) or "holdout"."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if not 0.0 <= holdout < 1.0:
+        raise DataError(f"the held-out share must be in [0, 1), got {holdout}")
+    if split == "all":
+        return files
+    return [f for f in files if held_out(f, holdout) == (split == "holdout")]
 
 
 # ---------------------------------------------------------------------------------------- decoding
@@ -181,6 +204,9 @@ class ImageFolderData:
     root_name: str  # the folder's own name, never its absolute path
     skipped: list[tuple[str, str]]  # (path relative to the folder, reason)
     others: list[str]  # files that are not image types, ignored
+    holdout: float = 0.0  # the share of the folder's images held out of training (see held_out)
+    split: str = "all"
+    num_held_out: int = 0  # image files set aside by the split (not decoded)
 
     @property
     def num_images(self) -> int:
@@ -201,6 +227,8 @@ class ImageFolderData:
         text = (f"{_count(self.num_images, 'image')} from {self.root_name}/ at "
                 f"{_describe(data.image_size, data.channels)}"
                 f"{', randomly flipped' if data.flip else ''}")
+        if self.split == "train" and self.holdout > 0:
+            text += f" ({self.num_held_out:,} held out for evaluation)"
         if self.skipped:
             text += f"; {_count(len(self.skipped), 'file')} skipped: {_name_some(self.skipped)}"
         if self.others:
@@ -213,7 +241,8 @@ class ImageFolderData:
         return {"root": self.root_name, "num_images": self.num_images,
                 "num_skipped": len(self.skipped), "num_ignored": len(self.others),
                 "image_size": data.image_size, "channels": data.channels, "flip": data.flip,
-                "skipped": [list(entry) for entry in self.skipped[:NAMED_IN_DICT]]}
+                "skipped": [list(entry) for entry in self.skipped[:NAMED_IN_DICT]],
+                "holdout": self.holdout, "split": self.split, "num_held_out": self.num_held_out}
 
 
 def _count(n: int, noun: str) -> str:
@@ -230,8 +259,12 @@ def _name_some(entries: list[tuple[str, str]]) -> str:
 
 def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 3, flip: bool = True,
                       max_in_memory_bytes: int = MAX_IN_MEMORY_BYTES,
-                      progress: Callable[[int, int], None] | None = None) -> ImageFolderData:
+                      progress: Callable[[int, int], None] | None = None, *, holdout: float = 0.0,
+                      split: str = "all") -> ImageFolderData:
     """Scan `root` recursively and decode every image once; raise DataError if none can be used.
+
+    With `holdout` > 0 a fixed share of the files (chosen by `held_out`, from their paths) is set
+    aside: `split` "train" loads the others, "holdout" only those, "all" everything.
 
     Every file is fully decoded up front in both modes, so damaged files are skipped and reported
     before training rather than failing mid-run. When N·C·S·S bytes fit `max_in_memory_bytes` the
@@ -243,13 +276,19 @@ def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 
     scan = scan_folder(real_root)
     if not scan.images:
         raise DataError(_nothing_found(name, scan))
-    keep = len(scan.images) * channels * image_size ** 2 <= max_in_memory_bytes
-    pixels, good, broken = _decode_all(real_root, scan.images, image_size, channels, keep, progress)
+    files = split_files(scan.images, holdout, split)
+    if not files:
+        raise DataError(f"All {_count(len(scan.images), 'image file')} in {name}/ fall in the "
+                        f"{'held-out' if split == 'train' else 'training'} share ({holdout:.0%} held out): "
+                        f"{'lower the held-out share' if split == 'train' else 'the folder is too small to hold any out'}.")
+    keep = len(files) * channels * image_size ** 2 <= max_in_memory_bytes
+    pixels, good, broken = _decode_all(real_root, files, image_size, channels, keep, progress)
     if not good:
         raise DataError(f"None of the {_count(len(broken), 'image file')} in {name}/ could be read: "
                         f"{_name_some(broken)}.")
     dataset = ImageFolderDataset(real_root, good, image_size, channels, flip, pixels)
-    return ImageFolderData(dataset, name, sorted(scan.skipped + broken), scan.others)
+    return ImageFolderData(dataset, name, sorted(scan.skipped + broken), scan.others, holdout, split,
+                           len(scan.images) - len(files) if split != "all" else 0)
 
 
 def _check_settings(root, image_size, channels) -> int:

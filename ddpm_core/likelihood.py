@@ -105,16 +105,32 @@ def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int | Ten
     return kl, pred_x0
 
 
+def strata_edges(num_timesteps: int, strata: int) -> Tensor:
+    """Boundaries 0 = e_0 < e_1 = 1 < … < e_K = T of at most `strata` strata of the indices 0..T−1.
+
+    Index 0 (L_0, the decoder term, which alone can hold a third of the bits) is a stratum of its own;
+    1..T−1 is cut into runs whose widths grow geometrically, because the terms fall by orders of
+    magnitude over the first steps and change slowly after: equal widths would mix t = 2 with t = 20.
+    """
+    if strata < 2 or num_timesteps < 2:
+        return torch.tensor([0, num_timesteps])
+    edges = [0]
+    for value in torch.logspace(0, math.log10(num_timesteps), strata, dtype=torch.float64).tolist():
+        edges.append(min(max(round(value), edges[-1] + 1), num_timesteps))  # at least one t per stratum
+    return torch.tensor(edges).unique()
+
+
 def stratified_timesteps(num_timesteps: int, strata: int, generator: torch.Generator | None = None,
                          draws: int = 1) -> Tensor:
-    """`draws` indices drawn uniformly (with replacement) from each of `strata` equal runs of 0..T−1,
-    ascending, shape (strata · draws,); all T indices when strata · draws ≥ T."""
-    if strata * draws >= num_timesteps:
+    """`draws` indices drawn uniformly (with replacement) from each stratum of `strata_edges`, ascending,
+    shape (K · draws,); all T indices when K · draws ≥ T."""
+    edges = strata_edges(num_timesteps, strata)
+    count = len(edges) - 1
+    if count * draws >= num_timesteps:
         return torch.arange(num_timesteps)
-    edges = torch.linspace(0, num_timesteps, strata + 1, dtype=torch.float64).round().long()
     widths = (edges[1:] - edges[:-1]).repeat_interleave(draws)
-    offsets = (torch.rand(strata * draws, generator=generator, dtype=torch.float64) * widths).long()
-    return (edges[:-1].repeat_interleave(draws) + offsets).view(strata, draws).sort(1).values.flatten()
+    offsets = (torch.rand(count * draws, generator=generator, dtype=torch.float64) * widths).long()
+    return (edges[:-1].repeat_interleave(draws) + offsets).view(count, draws).sort(1).values.flatten()
 
 
 @dataclass
@@ -153,8 +169,9 @@ class Bound:
         with two draws per stratum of n_h terms, Var = Σ_h n_h² (L_h1 − L_h2)² / 4."""
         if self.draws == 1:
             return torch.zeros_like(self.prior)
-        pairs = self.terms.view(self.terms.shape[0], -1, 2)
-        sizes = (self.weights.view(-1, 2).sum(1)).to(self.terms)
+        k = self.terms.shape[1] // 2 * 2  # complete pairs only (a stopped evaluation may end inside one)
+        pairs = self.terms[:, :k].reshape(self.terms.shape[0], -1, 2)
+        sizes = (self.weights[:k].view(-1, 2).sum(1)).to(self.terms)
         return ((sizes ** 2 * (pairs[..., 0] - pairs[..., 1]) ** 2).sum(1) / 4).sqrt()
 
     @property
@@ -184,14 +201,57 @@ def bound_terms(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, ti
 def bound_plan(num_timesteps: int, batch: int, strata: int | None = None,
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, int]:
     """(timesteps, weights, draws), descending: every t with weight 1, or per image two draws from each
-    of `strata` strata, each weighted by half its stratum's size (every t when 2·strata ≥ T)."""
+    stratum of `strata_edges`, each weighted by half its stratum's size (every t when that is not fewer)."""
     T = num_timesteps
-    if strata is None or 2 * strata >= T:
+    edges = strata_edges(T, strata) if strata is not None else None
+    if edges is None or 2 * (len(edges) - 1) >= T:
         return torch.arange(T - 1, -1, -1), torch.ones(T, dtype=torch.float64), 1
-    edges = torch.linspace(0, T, strata + 1, dtype=torch.float64).round().long()
     timesteps = torch.stack([stratified_timesteps(T, strata, generator, draws=2).flip(0) for _ in range(batch)])
     weights = ((edges[1:] - edges[:-1]).double() / 2).repeat_interleave(2).flip(0)
     return timesteps, weights, 2
+
+
+class BoundEvaluation:
+    """The bound of a batch evaluated one timestep column at a time, so that a UI can show it fill in and
+    stop it: iterate to compute (each item is the number of columns done), `result()` for the bound so far.
+
+    A stopped evaluation's `result()` covers the columns done, from t = T down: its total is L_T plus
+    those terms only, a lower estimate of the bound.
+    """
+
+    def __init__(self, model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, strata: int | None = None,
+                 prediction: str = "eps", variance: str = "beta", clip: bool = False,
+                 generator: torch.Generator | None = None):
+        self.timesteps, self.weights, self.draws = bound_plan(diffusion.num_timesteps, x0.shape[0], strata,
+                                                              generator)
+        with torch.no_grad():
+            self.prior = prior_bits(diffusion, x0)
+        self._columns = bound_terms(model, diffusion, x0, timesteps=self.timesteps, prediction=prediction,
+                                    variance=variance, clip=clip, generator=generator)
+        self._terms: list[Tensor] = []
+        self._distortion: list[Tensor] = []
+
+    @property
+    def columns(self) -> int:
+        """How many terms each image needs: T, or two per stratum."""
+        return self.timesteps.shape[-1]
+
+    @property
+    def done(self) -> int:
+        return len(self._terms)
+
+    def __iter__(self) -> Iterator[int]:
+        for _, bits, rmse in self._columns:
+            self._terms.append(bits)
+            self._distortion.append(rmse)
+            yield len(self._terms)
+
+    def result(self) -> Bound:
+        k = len(self._terms)
+        if k == 0:
+            raise ValueError("no term of the bound has been evaluated yet")
+        return Bound(self.prior, self.timesteps[..., :k], self.weights[:k], torch.stack(self._terms, 1),
+                     torch.stack(self._distortion, 1), self.draws)
 
 
 def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, strata: int | None = None,
@@ -202,8 +262,8 @@ def variational_bound(model: Callable, diffusion: GaussianDiffusion, x0: Tensor,
     With `strata` K (2K < T), Σ_t L_t is estimated per image by Σ_h n_h (L_h1 + L_h2)/2 (n_h the
     stratum's size, t_h1, t_h2 drawn in it): unbiased, and the two draws give its standard error.
     """
-    timesteps, weights, draws = bound_plan(diffusion.num_timesteps, x0.shape[0], strata, generator)
-    rows = list(bound_terms(model, diffusion, x0, timesteps=timesteps, prediction=prediction, variance=variance,
-                            clip=clip, generator=generator))
-    return Bound(prior_bits(diffusion, x0), timesteps, weights, torch.stack([r[1] for r in rows], 1),
-                 torch.stack([r[2] for r in rows], 1), draws)
+    evaluation = BoundEvaluation(model, diffusion, x0, strata=strata, prediction=prediction, variance=variance,
+                                 clip=clip, generator=generator)
+    for _ in evaluation:
+        pass
+    return evaluation.result()

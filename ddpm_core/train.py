@@ -57,6 +57,7 @@ class TrainConfig:
     save_every: int = 500
     seed: int = 0
     precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16; or "fp32" / "bf16"
+    holdout: float = 0.0  # share of the folder's images held out for evaluation (data.held_out picks them)
 
     def check(self) -> None:
         if self.preset not in PRESETS:
@@ -70,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
         if not 0 < self.lr <= 1 or not 0 <= self.ema_decay < 1 or not self.grad_clip > 0:
             raise ValueError("need 0 < lr ≤ 1, 0 ≤ ema_decay < 1 and grad_clip > 0")
+        if not 0 <= self.holdout <= 0.5:
+            raise ValueError(f"the held-out share must be from 0 to 0.5, got {self.holdout}")
 
 
 @dataclass
@@ -238,7 +241,8 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
     device = pick_device(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    data = load_image_folder(data_root, config.image_size, config.channels, config.flip)
+    data = load_image_folder(data_root, config.image_size, config.channels, config.flip, holdout=config.holdout,
+                             split="train" if config.holdout > 0 else "all")
     if log is not None and rank == 0:
         for line in (data.summary(), data.notice):
             if line:
@@ -340,6 +344,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=int, default=0,
                    help="write a 4×4 grid of EMA samples (50 respaced steps) to --out every N steps; 0: at the end only")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--holdout", type=float, default=d.holdout,
+                   help="share of the images (0–0.5) held out for evaluation, chosen by a hash of each file's path")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX)")
@@ -358,7 +364,7 @@ def _configs(args) -> tuple[TrainConfig, DiffusionConfig, str]:
                          batch_size=args.batch_size, lr=args.lr, steps=args.steps or TrainConfig.steps,
                          warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, prediction=args.prediction,
                          flip=not args.no_flip, save_every=args.save_every, seed=args.seed,
-                         precision=args.precision)
+                         precision=args.precision, holdout=args.holdout)
     diffusion = DiffusionConfig(schedule=args.schedule, timesteps=args.timesteps, rescale=args.timesteps != 1000)
     return config, diffusion, args.data
 

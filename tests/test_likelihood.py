@@ -7,7 +7,7 @@ import torch
 
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.likelihood import (discretized_gaussian_log_likelihood, normal_kl, p_log_variance, prior_bits,
-                                  stratified_timesteps, term_bits, variational_bound)
+                                  strata_edges, stratified_timesteps, term_bits, variational_bound)
 
 DIFFUSION = DiffusionConfig().build()  # linear β 1e-4 → 0.02, T = 1000
 LEVELS = torch.arange(256, dtype=torch.float64) / 127.5 - 1  # the 256 pixel values in [−1, 1]
@@ -104,12 +104,21 @@ def test_every_t_and_stratified_estimates_agree_within_their_standard_error():
     assert ((estimates.mean(0) - exact).abs() < 5 * se + 0.02 * exact).all()
 
 
-def test_stratified_timesteps_take_one_from_each_stratum():
+def _stratum(t, edges):
+    return torch.searchsorted(edges, t, right=True) - 1
+
+
+def test_strata_keep_the_decoder_term_alone_and_grow_geometrically():
+    edges = strata_edges(1000, 10)
+    assert edges[0] == 0 and edges[1] == 1 and edges[-1] == 1000 and len(edges) == 11
+    widths = edges[1:].diff().double()
+    assert (widths[1:] >= widths[:-1]).all() and widths[-1] > 50 * widths[0]  # 1 → 2, …, 464 → 1000
+    assert len(strata_edges(1000, 200)) <= 201 and (strata_edges(1000, 200).diff() > 0).all()  # no empty stratum
     use = stratified_timesteps(1000, 10, torch.Generator().manual_seed(0))
-    assert [int(t) // 100 for t in use] == list(range(10))
+    assert _stratum(use, edges).tolist() == list(range(10)) and use[0] == 0
     assert torch.equal(stratified_timesteps(5, 10), torch.arange(5))
     two = stratified_timesteps(1000, 10, torch.Generator().manual_seed(0), draws=2)
-    assert [int(t) // 100 for t in two] == [k // 2 for k in range(20)]
+    assert _stratum(two, edges).tolist() == [k // 2 for k in range(20)]
 
 
 def test_each_image_draws_its_own_timesteps_two_per_stratum():
@@ -117,7 +126,9 @@ def test_each_image_draws_its_own_timesteps_two_per_stratum():
     bound = variational_bound(_oracle(x0), DIFFUSION, x0, strata=10, generator=torch.Generator().manual_seed(0))
     assert bound.timesteps.shape == (3, 20) and not bound.exact and bound.draws == 2
     assert (bound.timesteps.diff(dim=1) <= 0).all()  # descending, as the chain is decoded
-    assert (bound.timesteps // 100 == torch.arange(9, -1, -1).repeat_interleave(2)).all()
+    edges = strata_edges(1000, 10)
+    assert (_stratum(bound.timesteps, edges) == torch.arange(9, -1, -1).repeat_interleave(2)).all()
+    assert (bound.timesteps[:, -2:] == 0).all()  # L_0 is always evaluated
     assert not torch.equal(bound.timesteps[0], bound.timesteps[1])
     assert bound.weights.sum() == 1000
 

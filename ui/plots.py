@@ -191,3 +191,68 @@ def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title
                               "side": "right", "type": "log", "showgrid": False, "color": VERMILLION,
                               "dtick": 1, "exponentformat": "power"}},
     }
+
+
+# ---- the variational bound ---------------------------------------------------------------------------------
+
+def _bound_columns(bound, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per evaluated column: the mean paper step t, the mean term (bits/dim) and the mean RMSE of x̂_0."""
+    t = bound.timesteps if bound.timesteps.ndim == 2 else bound.timesteps.expand(len(bound.terms), -1)
+    return ((t.double() + 1).mean(0).numpy(), bound.terms.double().mean(0).numpy(),
+            bound.distortion.double().mean(0).numpy())
+
+
+def _bound_layout(title: str, xtitle: str, ytitle: str, height: int = 320) -> dict:
+    return {"height": height, "font": FONT, "margin": {"l": 64, "r": 20, "t": 44, "b": 48},
+            "plot_bgcolor": "white", "paper_bgcolor": "white", "title": {"text": title, "x": 0.02},
+            "legend": {"x": 0.98, "xanchor": "right", "y": 0.98, "bgcolor": "rgba(255,255,255,0.8)"},
+            "xaxis": {**AXIS, "title": {"text": xtitle}}, "yaxis": {**AXIS, "title": {"text": ytitle}}}
+
+
+def bound_terms_figure(bound, T: int, title: str = "") -> dict:
+    """Each term of the bound over t (log scale): L_0 at t = 1, the KL terms L_{t−1}, and L_T beside T."""
+    t, bits, _ = _bound_columns(bound, T)
+    first = t <= 1.0
+    keep = lambda a: [round(float(v), 7) for v in a]  # noqa: E731
+    prior = float(bound.prior.double().mean())
+    data = [{"type": "scatter", "mode": "lines+markers" if len(t) <= 120 else "lines", "x": keep(t[~first]),
+             "y": keep(np.maximum(bits[~first], 1e-9)), "name": "L<sub>t−1</sub> (KL)",
+             "line": {"color": BLUE, "width": 2}, "marker": {"size": 5}},
+            {"type": "scatter", "mode": "markers", "x": keep(t[first]), "y": keep(np.maximum(bits[first], 1e-9)),
+             "name": "L<sub>0</sub> (decoder)", "marker": {"color": VERMILLION, "size": 12, "symbol": "diamond"}},
+            {"type": "scatter", "mode": "markers", "x": [T], "y": [max(prior, 1e-9)],
+             "name": f"L<sub>T</sub> = {prior:.1e}", "marker": {"color": GREEN, "size": 12, "symbol": "square"}}]
+    if not bound.exact:
+        data[0]["name"] = "L<sub>t−1</sub> (mean of the sampled t, per stratum)"
+    layout = _bound_layout(title or "Bits per dimension of each term", "t", "bits/dim (log scale)")
+    layout["xaxis"]["type"] = "log"
+    layout["yaxis"].update({"type": "log", "exponentformat": "power"})
+    return {"data": data, "layout": layout}
+
+
+def cumulative_bits_figure(bound, T: int) -> dict:
+    """Bits received so far as the chain is decoded from t = T down to 1 (L_T first), against t."""
+    t, _, _ = _bound_columns(bound, T)
+    rate = bound.rate().double().mean(0).numpy()
+    prior = float(bound.prior.double().mean())
+    x = [T, *[round(float(v), 2) for v in t]]
+    y = [round(prior, 7), *[round(float(v), 7) for v in rate]]
+    layout = _bound_layout("Cumulative bits, decoding from T down", "t (from T down to 1)", "bits/dim so far", 300)
+    layout["xaxis"].update({"autorange": "reversed"})
+    layout["yaxis"]["rangemode"] = "tozero"
+    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "L<sub>T</sub> + Σ<sub>s≥t</sub>",
+                      "line": {"color": BLUE, "width": 3, "shape": "hv"}, "showlegend": False}], "layout": layout}
+
+
+def rate_distortion_figure(bound) -> dict:
+    """Distortion (RMSE of x̂_0 on 0–255) against the rate (bits/dim received), as in Ho et al. Fig. 5."""
+    t, _, rmse = _bound_columns(bound, 0)
+    rate = bound.rate().double().mean(0).numpy()
+    layout = _bound_layout("Rate–distortion", "rate: bits/dim received", "distortion: RMSE of x̂<sub>0</sub> (0–255)",
+                           300)
+    layout["yaxis"]["rangemode"] = "tozero"
+    layout["xaxis"]["rangemode"] = "tozero"
+    return {"data": [{"type": "scatter", "mode": "lines", "x": [round(float(v), 7) for v in rate],
+                      "y": [round(float(v), 4) for v in rmse], "text": [f"t = {v:.0f}" for v in t],
+                      "hovertemplate": "%{text}<br>%{x:.3f} bits/dim<br>RMSE %{y:.2f}<extra></extra>",
+                      "line": {"color": VERMILLION, "width": 3}, "showlegend": False}], "layout": layout}

@@ -1,0 +1,423 @@
+"""The Evaluate tab: a checkpoint's variational bound on real images, term by term, and progressive decoding.
+
+The bound is computed in a background thread one timestep at a time (likelihood.BoundEvaluation); the
+Evaluate event is a generator that redraws the figures every POLL_S seconds, so the bars fill in from
+t = T down to t = 1 as the terms arrive, and Stop ends the computation after the current term.
+
+Checkpoints are the Sample tab's (bundled, trained in this session, uploaded there), by key. Images
+come from the checkpoint's own data (the bundled model's held-out digits), uploaded files, or, when
+the app runs locally, a folder on this computer.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from ddpm_core.animation import image_grid
+from ddpm_core.checkpoints import CheckpointError, load_checkpoint
+from ddpm_core.data import IMAGE_EXTENSIONS
+from ddpm_core.evaluate import file_pixels, folder_pixels, pick, start, summarize
+from ddpm_core.images import from_uint8
+from ddpm_core.likelihood import Bound, BoundEvaluation
+from ddpm_core.progressive import check_steps, predictions, shared_samples
+from ddpm_core.train import pick_device
+from ui import plots, settings as deployment
+from ui.errors import user_errors
+from ui.sample_tab import DEFAULT_CHECKPOINT, REPO_ROOT, SampleTabHandle, summary_markdown
+
+POLL_S = 0.5
+ASSETS = REPO_ROOT / "assets"
+DEFAULT_STEPS = "1000, 750, 500, 250, 100, 50, 10, 1"
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+INTRO = r"""The DDPM loss is a bound on the negative log-likelihood (Ho et al. 2020, Eq. 5):
+$$L = \underbrace{D_{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T} + \sum_{t>1} \underbrace{D_{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}} \underbrace{-\log p_\theta(x_0|x_1)}_{L_0}$$
+Each term is measured here in **bits per dimension** (divided by $D = C\cdot H\cdot W$ and by $\ln 2$), so the
+total is the bits an ideal coder would need per pixel value. See which steps cost the most."""
+CSS = """
+#eval-status .eval-head { display: flex; justify-content: space-between; font-size: var(--text-lg);
+                          font-variant-numeric: tabular-nums; margin-bottom: 6px; }
+#eval-status .eval-bar { height: 10px; background: #e5e5e5; border-radius: 5px; margin-bottom: 10px; }
+#eval-status .eval-bar div { height: 100%; background: #0072B2; border-radius: 5px; }
+#eval-status .eval-total { font-size: 1.6em; font-weight: 700; }
+#eval-decode table { border-collapse: collapse; }
+#eval-decode td, #eval-decode th { padding: 3px 5px; text-align: center; font-variant-numeric: tabular-nums; }
+#eval-decode img { width: 72px; image-rendering: pixelated; border: 1px solid #ccc; display: block; margin: auto; }
+#eval-decode th.row { text-align: right; font-weight: 600; white-space: nowrap; }
+"""
+
+
+# ---- sessions ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Session:
+    """One browser session's evaluation: the running worker and the last result."""
+
+    worker: "Worker | None" = None
+    bound: Bound | None = None
+    images: torch.Tensor | None = None  # uint8 (N, C, S, S) of the last evaluation
+    key: str | None = None  # the checkpoint the last evaluation used
+    decoding: threading.Event | None = None  # set to stop progressive decoding (made per run: State deep-copies)
+
+
+def new_session() -> Session:
+    return Session()
+
+
+def end_session(session: Session | None) -> None:
+    if session is not None:
+        if session.decoding is not None:
+            session.decoding.set()
+        if session.worker is not None:
+            session.worker.stop.set()
+
+
+class Worker:
+    """A BoundEvaluation run to its end (or Stop) in a daemon thread."""
+
+    def __init__(self, evaluation: BoundEvaluation):
+        self.evaluation = evaluation
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        self.thread = threading.Thread(target=self._main, daemon=True, name="evaluate")
+
+    def _main(self) -> None:
+        try:
+            with torch.inference_mode():
+                for _ in self.evaluation:
+                    if self.stop.is_set():
+                        break
+        except BaseException as exc:  # noqa: BLE001 (the stream raises it for the user)
+            self.error = exc
+        self.seconds = time.perf_counter() - self.started
+
+
+# ---- what the page shows ----------------------------------------------------------------------------------
+
+def status_html(done: int, total: int, elapsed: float, summary: dict | None, note: str = "") -> str:
+    """Progress, and the running total with its parts."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    left = f" · {(total - done) / rate:.0f} s left" if 0 < done < total and rate > 0 else ""
+    head = (f"<div class='eval-head'><span>term <b>{done:,}</b> / {total:,}</span>"
+            f"<span>{elapsed:.1f} s · {rate:.1f} terms/s{left}</span></div>"
+            f"<div class='eval-bar'><div style='width:{100 * done / max(total, 1):.1f}%'></div></div>")
+    if summary is None:
+        return head + (f"<p>{note}</p>" if note else "")
+    s = summary
+    exact = "every t" if s["exact"] else f"{s['terms_per_image']:,} sampled t per image (two per stratum)"
+    total_line = (f"<div class='eval-total'>{s['bits_per_dim']:.3f} ± {s['standard_error']:.3f} bits/dim</div>"
+                  f"<div>{s['images']:,} image{'s' if s['images'] != 1 else ''} · {exact} · ± one standard error"
+                  f"{'' if s['images'] > 1 else ' (of the sampled t)'}</div>")
+    parts = (f"<div>L<sub>T</sub> = {s['prior_L_T']:.5f} · Σ L<sub>t−1</sub> = {s['kl_terms']:.4f} · "
+             f"L<sub>0</sub> = {s['decoder_L_0']:.4f} bits/dim</div>")
+    bands = " · ".join(f"t {b['from']}{'' if b['from'] == b['to'] else '–' + format(b['to'], ',')}: "
+                       f"<b>{b['share']:.0%}</b>" for b in s["bands"])
+    return head + total_line + parts + f"<div>Where the bits go: {bands}</div>" + (f"<p>{note}</p>" if note else "")
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _cell(x: torch.Tensor) -> str:
+    return f"<img alt='' src='{png_data_url(image_grid(x[None], nrow=1, padding=0))}'>"
+
+
+def decoding_html(steps: list[int], x_t: torch.Tensor, pred_x0: torch.Tensor, rmse: torch.Tensor,
+                  samples: list[torch.Tensor | None], x0: torch.Tensor) -> str:
+    """The Fig. 6 / Fig. 7 table: per t (columns) x_t, x̂_0 and the samples that share x_t (rows)."""
+    head = "<tr><th></th>" + "".join(f"<th>t = {t:,}</th>" for t in steps) + "<th>x<sub>0</sub></th></tr>"
+    rows = ["<tr><th class='row'>x<sub>t</sub></th>" + "".join(f"<td>{_cell(x)}</td>" for x in x_t)
+            + f"<td rowspan='2'>{_cell(x0)}</td></tr>",
+            "<tr><th class='row'>x̂<sub>0</sub>(x<sub>t</sub>)</th>"
+            + "".join(f"<td>{_cell(x)}</td>" for x in pred_x0) + "</tr>",
+            "<tr><th class='row'>RMSE (0–255)</th>" + "".join(f"<td>{float(r):.1f}</td>" for r in rmse) + "</tr>"]
+    count = max((len(s) for s in samples if s is not None), default=0)
+    for i in range(count):
+        label = "samples sharing x<sub>t</sub>" if i == 0 else ""
+        rows.append(f"<tr><th class='row'>{label}</th>" + "".join(
+            f"<td>{_cell(s[i]) if s is not None and i < len(s) else '…'}</td>" for s in samples) + "</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+# ---- callbacks ----------------------------------------------------------------------------------------------
+
+class EvaluateTab:
+    def __init__(self, settings: deployment.Settings, sample: SampleTabHandle):
+        self.settings, self.sample = settings, sample
+        self.max_images = 16 if settings.demo else 512
+
+    def choices(self, key, train_session, sample_session):
+        return self.sample.tab.choices(key, train_session, sample_session)
+
+    @user_errors
+    def summary(self, key, train_session, sample_session):
+        if not key:
+            return "No checkpoint chosen."
+        markdown, _ = summary_markdown(self._path(key, train_session, sample_session))
+        holdout = self._holdout(key, train_session, sample_session)
+        if holdout:
+            markdown += f"\n\n{holdout:.0%} of its data was held out of training: evaluate on those images."
+        return markdown
+
+    def _path(self, key, train_session, sample_session) -> Path:
+        return self.sample.resolve(key, train_session, sample_session)
+
+    def _holdout(self, key, train_session, sample_session) -> float:
+        from ddpm_core.checkpoints import read_config
+
+        config = read_config(self._path(key, train_session, sample_session))
+        return float((config.get("training") or {}).get("holdout", 0.0) or 0.0)
+
+    def _own_data(self, key, checkpoint) -> tuple[Path, str, float]:
+        """The bundled checkpoint's data folder in assets/, and which split to use."""
+        root = str((checkpoint.config.get("dataset") or {}).get("root", ""))
+        folder = ASSETS / root
+        if not key.startswith("bundled:") or not root or "/" in root or root.startswith(".") or not folder.is_dir():
+            raise ValueError("Only the bundled checkpoints come with their own data here: upload images"
+                             + ("" if self.settings.demo else " or choose a folder") + " instead.")
+        holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
+        return folder, ("holdout" if holdout > 0 else "all"), holdout
+
+    def _images(self, key, checkpoint, source, files, folder, split) -> tuple[torch.Tensor, str]:
+        """uint8 images of the chosen source at the model's size, and a line saying what they are."""
+        config = checkpoint.model.config
+        size, channels = config.image_size, config.channels
+        if source == "own":
+            root, own_split, holdout = self._own_data(key, checkpoint)
+            pixels, summary = folder_pixels(root, size, channels, split=own_split, holdout=holdout)
+            what = ("held-out images it never saw in training" if own_split == "holdout" else
+                    "⚠ its training images: it was trained on all of them, so this is a training-set figure")
+            return pixels, f"{summary.split(' at ')[0]}: {what}"
+        if source == "upload":
+            if not files:
+                raise ValueError("Upload one or more images first.")
+            paths = [Path(f) for f in files][: self.settings.uploads.max_files]
+            pixels, skipped = file_pixels(paths, size, channels)
+            note = f"; {len(skipped)} skipped: " + ", ".join(n for n, _ in skipped[:5]) if skipped else ""
+            return pixels, f"{len(pixels):,} uploaded image{'s' if len(pixels) != 1 else ''}{note}"
+        if source == "folder" and not self.settings.demo:
+            if not (folder or "").strip():
+                raise ValueError("Type the path of a folder of images.")
+            holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
+            if split != "all" and holdout <= 0:
+                raise ValueError("This checkpoint was trained without a held-out share: choose all images.")
+            pixels, summary = folder_pixels(folder.strip(), size, channels, split=split, holdout=holdout)
+            return pixels, summary
+        raise ValueError("Choose where the images come from.")
+
+    def _load(self, key, train_session, sample_session):
+        try:
+            return load_checkpoint(self._path(key, train_session, sample_session))
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from None
+
+    @user_errors
+    def evaluate(self, key, source, files, folder, split, n, timesteps, strata, variance, seed, train_session,
+                 sample_session, session: Session):
+        """Compute the bound, redrawing the terms, the cumulative bits and the rate–distortion curve as it goes."""
+        if session.worker is not None and session.worker.thread.is_alive():
+            raise ValueError("An evaluation is still going in this tab: press Stop first.")
+        n, seed = int(n or 0), int(seed or 0)
+        if not 1 <= n <= self.max_images:
+            raise ValueError(f"The number of images must be from 1 to {self.max_images}.")
+        if variance not in ("beta", "beta_tilde") or timesteps not in ("all", "strata"):
+            raise ValueError("Choose σ² = β or β̃, and every t or a stratified sample.")
+        checkpoint = self._load(key, train_session, sample_session)
+        pixels, what = self._images(key, checkpoint, source, files, folder, split)
+        pixels = pick(pixels, n, seed)
+        T = checkpoint.diffusion.num_timesteps
+        evaluation = start(checkpoint, pixels, strata=int(strata) if timesteps == "strata" else None,
+                           variance=variance, seed=seed)
+        session.worker, session.bound, session.images, session.key = Worker(evaluation), None, pixels, key
+        yield from self._stream(session, T, f"{what}; evaluating {len(pixels):,}")
+
+    def _figures(self, bound: Bound, T: int, title: str):
+        return (plots.as_plot(plots.bound_terms_figure(bound, T, title)),
+                plots.as_plot(plots.cumulative_bits_figure(bound, T)),
+                plots.as_plot(plots.rate_distortion_figure(bound)))
+
+    def _stream(self, session: Session, T: int, what: str):
+        worker = session.worker
+        evaluation = worker.evaluation
+        worker.thread.start()
+        shown = 0
+        try:
+            yield status_html(0, evaluation.columns, 0.0, None, what), gr.skip(), gr.skip(), gr.skip(), session
+            while worker.thread.is_alive():
+                worker.thread.join(POLL_S)
+                done = evaluation.done
+                if done and done != shown:
+                    shown = done
+                    bound = evaluation.result()
+                    elapsed = time.perf_counter() - worker.started
+                    yield (status_html(done, evaluation.columns, elapsed, None, what),
+                           *self._figures(bound, T, "the terms so far"), session)
+        finally:
+            worker.stop.set()
+        if worker.error is not None:
+            raise worker.error
+        if evaluation.done == 0:
+            yield status_html(0, evaluation.columns, worker.seconds, None, "⏹ Stopped before the first term."), \
+                gr.skip(), gr.skip(), gr.skip(), session
+            return
+        bound = session.bound = evaluation.result()
+        stopped = evaluation.done < evaluation.columns
+        note = (f"⏹ Stopped after {evaluation.done:,} of {evaluation.columns:,} terms: the total covers L_T and "
+                "the terms from T down to there only." if stopped else
+                f"✅ Done in {worker.seconds:.1f} s ({what}).")
+        summary = summarize(bound, T)
+        yield (status_html(evaluation.done, evaluation.columns, worker.seconds, summary, note),
+               *self._figures(bound, T, f"{summary['bits_per_dim']:.3f} bits/dim in all"), session)
+
+    def stop(self, session: Session | None) -> None:
+        end_session(session)
+
+    @user_errors
+    def decode(self, key, source, files, folder, split, index, steps_text, samples, chain_steps, seed,
+               train_session, sample_session, session: Session):
+        """Fig. 6 and 7 for one image: x_t at each t, the network's x̂_0, and samples of p_θ(x_0 | x_t)."""
+        checkpoint = self._load(key, train_session, sample_session)
+        if session.images is not None and session.key == key:
+            pixels = session.images
+        else:
+            pixels, _ = self._images(key, checkpoint, source, files, folder, split)
+        index = int(index or 1)
+        if not 1 <= index <= len(pixels):
+            raise ValueError(f"Choose an image from 1 to {len(pixels)}.")
+        steps = parse_steps(steps_text)
+        steps = check_steps(checkpoint.diffusion, steps)
+        samples, seed = int(samples or 0), int(seed or 0)
+        if not 0 <= samples <= 8:
+            raise ValueError("Choose 0 to 8 samples per t.")
+        device = pick_device("auto")
+        model, diffusion = checkpoint.model.to(device).eval(), checkpoint.diffusion.to(device)
+        x0 = from_uint8(pixels[index - 1: index]).to(device)
+        generator = torch.Generator(device).manual_seed(seed)
+        pred = predictions(model, diffusion, x0, steps, prediction=checkpoint.prediction, generator=generator)
+        drawn: list[torch.Tensor | None] = [None] * len(steps)
+        stop = session.decoding = threading.Event()
+        view = lambda: decoding_html(steps, pred.x_t[:, 0].cpu(), pred.pred_x0[:, 0].cpu(),  # noqa: E731
+                                     pred.rmse[:, 0], [None if d is None else d.cpu() for d in drawn], x0[0].cpu())
+        yield view()
+        for i, t in enumerate(steps):
+            if samples == 0 or stop.is_set():
+                break
+            result = shared_samples(model, diffusion, pred.x_t[i, 0], t, samples,
+                                    steps=None if chain_steps == "all" else int(chain_steps),
+                                    prediction=checkpoint.prediction, generator=generator,
+                                    should_stop=stop.is_set)
+            if result is None:
+                break
+            drawn[i] = result
+            yield view()
+
+
+def parse_steps(text) -> list[int]:
+    """'1000, 500, 10' → [1000, 500, 10]; ValueError naming what is not a whole number."""
+    steps = []
+    for part in str(text or "").replace(";", ",").split(","):
+        part = part.strip().replace("_", "")
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ValueError(f"'{part}' is not a step: list whole numbers from 1 to T, separated by commas.")
+        steps.append(int(part))
+    if not steps:
+        raise ValueError("List the steps t to decode from, separated by commas (e.g. 1000, 500, 100, 10).")
+    if len(steps) > 12:
+        raise ValueError("At most 12 steps t at once.")
+    return steps
+
+
+# ---- layout ------------------------------------------------------------------------------------------------
+
+def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
+    settings = deployment.load()
+    tab = EvaluateTab(settings, sample)
+    session = gr.State(new_session, delete_callback=end_session)
+    gr.Markdown(INTRO, latex_delimiters=LATEX, elem_id="eval-intro")
+    sources = [("Its own held-out data (bundled model)", "own"), ("Upload images", "upload")]
+    if not settings.demo:
+        sources.append(("A folder on this computer", "folder"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            with gr.Row(equal_height=True):
+                checkpoint = gr.Dropdown([], value=DEFAULT_CHECKPOINT, label="Checkpoint", allow_custom_value=True,
+                                         scale=5, elem_id="eval-checkpoint")
+                refresh_btn = gr.Button("⟳", size="sm", scale=0, min_width=44, elem_id="eval-refresh")
+            summary = gr.Markdown(elem_id="eval-summary")
+            source = gr.Radio(sources, value="own", label="Images", elem_id="eval-source")
+            files = gr.File(label="Images to evaluate", file_count="multiple", file_types=list(IMAGE_EXTENSIONS),
+                            height=120, visible=False, elem_id="eval-files")
+            with gr.Row(visible=False) as folder_row:
+                folder = gr.Textbox("assets/digits", label="Folder", scale=3, elem_id="eval-folder")
+                split = gr.Dropdown([("all images", "all"), ("its held-out share", "holdout"),
+                                     ("its training share", "train")], value="all", label="Which", scale=2,
+                                    elem_id="eval-split")
+            with gr.Row():
+                n = gr.Slider(1, tab.max_images, value=min(16, tab.max_images), step=1, label="Images",
+                              elem_id="eval-n")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="eval-seed")
+            timesteps = gr.Radio([("Every t (exact)", "all"), ("Two t per stratum (faster)", "strata")], value="all",
+                                 label="Terms", elem_id="eval-timesteps")
+            strata = gr.Slider(2, 250, value=50, step=1, label="Strata", visible=False, elem_id="eval-strata")
+            variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
+                                label="Reverse variance of p_θ", elem_id="eval-variance")
+            with gr.Row():
+                run_btn = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
+                stop_btn = gr.Button("Stop", elem_id="eval-stop")
+        with gr.Column(scale=3, min_width=420):
+            status = gr.HTML("<p>Choose a checkpoint and images, then press <b>Evaluate</b>.</p>", elem_id="eval-status")
+            terms_plot = gr.Plot(show_label=False, elem_id="eval-terms")
+            with gr.Row():
+                cumulative_plot = gr.Plot(show_label=False, elem_id="eval-cumulative")
+                rd_plot = gr.Plot(show_label=False, elem_id="eval-rd")
+    with gr.Accordion("Progressive decoding: what x_t still holds (DDPM Figs. 6 and 7)", open=True):
+        gr.Markdown("Noise one real image to $x_t$ at several $t$ (the same $\\epsilon$ each time). The network's "
+                    "one-step guess $\\hat{x}_0$ shows what it recovers from $x_t$; the samples below all start "
+                    "from that very $x_t$ and run the reverse chain down to 0: from small $t$ they agree, from "
+                    "large $t$ they share only the coarse layout.", latex_delimiters=LATEX)
+        with gr.Row():
+            index = gr.Number(1, label="Image #", precision=0, minimum=1, elem_id="eval-index")
+            steps_text = gr.Textbox(DEFAULT_STEPS, label="Steps t", scale=3, elem_id="eval-steps")
+            samples = gr.Slider(0, 8, value=4, step=1, label="Samples per t", elem_id="eval-samples")
+            chain_steps = gr.Dropdown([("all of them", "all"), ("at most 100 (respaced)", "100")], value="100",
+                                      label="Reverse steps from t", elem_id="eval-chain")
+            decode_btn = gr.Button("Decode", variant="primary", elem_id="eval-decode-run")
+        decoded = gr.HTML(elem_id="eval-decode")
+
+    train_session, sample_session = sample.train_session, sample.session
+    choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, sample_session], outputs=checkpoint,
+                   api_visibility="private", show_progress="hidden")
+    describe = dict(fn=tab.summary, inputs=[checkpoint, train_session, sample_session], outputs=summary,
+                    api_visibility="private", show_progress="hidden")
+    demo.load(**choices).then(**describe)
+    tab_item.select(**choices)
+    refresh_btn.click(**choices)
+    checkpoint.change(**describe)
+    source.change(lambda s: (gr.File(visible=s == "upload"), gr.Row(visible=s == "folder")), source,
+                  [files, folder_row], api_visibility="private", show_progress="hidden", queue=False)
+    timesteps.change(lambda s: gr.Slider(visible=s == "strata"), timesteps, strata, api_visibility="private",
+                     show_progress="hidden", queue=False)
+    images = [checkpoint, source, files, folder, split]
+    run_btn.click(tab.evaluate, [*images, n, timesteps, strata, variance, seed, train_session, sample_session, session],
+                  [status, terms_plot, cumulative_plot, rd_plot, session], api_name="evaluate",
+                  concurrency_id="evaluate", concurrency_limit=settings.max_concurrent_runs, show_progress="hidden")
+    stop_btn.click(tab.stop, session, None, api_name="evaluate_stop", show_progress="hidden", queue=False)
+    decode_btn.click(tab.decode, [*images, index, steps_text, samples, chain_steps, seed, train_session,
+                                  sample_session, session], decoded, api_name="evaluate_decode",
+                     concurrency_id="evaluate", show_progress="minimal")

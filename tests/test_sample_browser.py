@@ -130,14 +130,14 @@ def test_summary_describes_the_default_checkpoint(page: Page, app_url):
     open_sample_tab(page, app_url)
     summary = page.locator("#sample-summary")
     expect(summary).to_contain_text("digits", timeout=10_000)
-    expect(summary).to_contain_text("1,797 images")
+    expect(summary).to_contain_text("1,610 images, 187 held out")
     expect(summary).to_contain_text("16×16 grey")
 
 
 def test_ddim_run_streams_frames_and_ends_with_digits(page: Page, app_url, artifacts):
-    # 64 images, so that the run lasts a couple of seconds even on an idle machine (16 take about 0.6 s,
-    # too few 0.25 s polls to be sure of several intermediate frames).
-    steps = 40
+    # 64 images and 60 steps, so that the run lasts a couple of seconds even on an idle machine: enough
+    # of the live view's 0.5 s updates to be sure of several intermediate frames.
+    steps = 60
     frames = run_short_ddim(page, app_url, steps=steps, images=64)
 
     intermediate = [f for f in frames if 0 < f["step"] < steps]

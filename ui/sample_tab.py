@@ -143,9 +143,11 @@ def summary_markdown(path: Path) -> tuple[str, int]:
     params = _parameters(json.dumps(model, sort_keys=True))
     T = int(diffusion.get("timesteps", 1000))
     data = dataset.get("root") or dataset.get("name") or "unknown data"
-    count = dataset.get("num_images")
+    count, held = dataset.get("num_images"), dataset.get("num_held_out")
+    counts = (f" ({count:,} images{f', {held:,} held out' if isinstance(held, int) and held > 0 else ''})"
+              if isinstance(count, int) else "")
     lines = [f"**{html.escape(path.stem)}** · trained {int(config.get('step', 0)):,} steps on "
-             f"*{html.escape(str(data))}*{f' ({count:,} images)' if isinstance(count, int) else ''}",
+             f"*{html.escape(str(data))}*{counts}",
              f"{size}×{size} {'grey' if channels == 1 else 'colour'} · U-Net "
              f"*{html.escape(str(training.get('preset', 'custom')))}* ({params:,} parameters) · "
              f"{diffusion.get('schedule', '?')} β, T = {T:,} · {config.get('prediction', 'eps')}-prediction"]
@@ -179,7 +181,7 @@ def idle_html(message: str) -> str:
 
 
 def compare_html(results: list[RunResult]) -> str:
-    figures = "".join(f"<figure><figcaption><b>{html.escape(r.description)}</b><br>{r.seconds:.1f} s"
+    figures = "".join(f"<figure><figcaption><b>{html.escape(r.description)}</b><br>{r.seconds:.2f} s"
                       f"{' (stopped)' if r.stopped else ''}</figcaption><img alt='{html.escape(r.description)}' "
                       f"src='{png_data_url(r.final)}'></figure>" for r in results)
     return f"<p>Same seed, same number of steps, same starting noise:</p><div class='cmp'>{figures}</div>"

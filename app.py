@@ -10,22 +10,38 @@ import logging
 
 import gradio as gr
 
-from ui import evaluate_tab, forward_tab, lab2d_tab, sample_tab, settings, train_tab
+from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, settings, train_tab
 from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
-INTRO = ("Denoising diffusion, one equation at a time. The forward process $q(x_t \\mid x_0)$ adds Gaussian "
-         "noise to an image step by step until, at $t = T$, nothing but $\\mathcal{N}(0, \\mathbf{I})$ is left.")
+INTRO = i18n.bilingual(
+    "Denoising diffusion, one equation at a time. The forward process $q(x_t \\mid x_0)$ adds Gaussian noise to an "
+    "image step by step until, at $t = T$, nothing but $\\mathcal{N}(0, \\mathbf{I})$ is left.",
+    "확산 모델을 수식 하나씩. 순방향 과정 $q(x_t \\mid x_0)$는 이미지에 가우스 잡음을 한 단계씩 더해, $t = T$에 "
+    "이르면 $\\mathcal{N}(0, \\mathbf{I})$ 말고는 아무것도 남지 않습니다.")
+LANGUAGE_LINKS = ('<nav class="ddpm-lang" aria-label="Language">🌐 '
+                  + " · ".join(f'<a href="?lang={code}" lang="{code}">{name}</a>' for code, name in i18n.NAMES.items())
+                  + "</nav>")
 CSS = """
 #fwd-equation .katex-display { margin: 0.3em 0; font-size: 1.12em; }
 #fwd-terminal p { font-size: var(--text-lg); }
-""" + sample_tab.CSS + evaluate_tab.CSS
+#ddpm-header { align-items: center; }
+#ddpm-header h1 { margin: 0; }
+.ddpm-lang { text-align: right; font-size: var(--text-lg); }
+.ddpm-lang a { padding: 0 4px; }
+""" + i18n.CSS + projector.CSS + sample_tab.CSS + evaluate_tab.CSS
+# launch(js=...) takes one function: run each page-load script in turn.
+PAGE_JS = f"() => {{ ({REGISTER_FRAMES_JS})(); ({projector.JS})(); }}"
 
 
 def build_app() -> gr.Blocks:
     # Per-t images land in Gradio's cache; drop files older than 10 min, checking every 5 min.
     with gr.Blocks(title=TITLE, delete_cache=(300, 600)) as demo:
-        gr.Markdown(f"# 🌫️ {TITLE}\n{INTRO}", latex_delimiters=forward_tab.LATEX)
+        with gr.Row(elem_id="ddpm-header", equal_height=True):
+            gr.Markdown(f"# 🌫️ {TITLE}", elem_id="ddpm-title")
+            gr.HTML(LANGUAGE_LINKS, elem_id="ddpm-language", padding=False)
+            projector_btn = gr.Button("📽 Projector mode", size="sm", scale=0, min_width=200, elem_id="projector-toggle")
+        gr.Markdown(INTRO, latex_delimiters=forward_tab.LATEX, elem_classes="ddpm-intro")
         with gr.Tabs():
             with gr.Tab("Forward process", id="forward"):
                 forward_tab.build(demo)
@@ -37,6 +53,7 @@ def build_app() -> gr.Blocks:
                 sampled = sample_tab.build(demo, trained, sample_item)
             with gr.Tab("Evaluate", id="evaluate") as evaluate_item:
                 evaluate_tab.build(demo, sampled, evaluate_item)
+        projector_btn.click(None, js=projector.TOGGLE_JS, api_visibility="private")
     return demo
 
 
@@ -44,7 +61,8 @@ def launch_options() -> dict:
     """What `python app.py` passes to launch(); tests and benches launch the app the same way."""
     # run_history=False: Gradio would otherwise rewrite every slider event's outputs into localStorage,
     # tripling slider → image latency (measured by bench/bench_forward_browser.py).
-    return dict(footer_links=["api", "gradio"], css=CSS, js=REGISTER_FRAMES_JS,
+    return dict(footer_links=["api", "gradio"], css=CSS, js=PAGE_JS, i18n=i18n.gradio_i18n(),
+                app_kwargs=i18n.app_kwargs(),
                 run_history=False, **settings.launch_options())
 
 

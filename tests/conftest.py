@@ -80,3 +80,18 @@ def page(browser):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class FakeRequest:
+    """Stands in for the gr.Request Gradio passes a callback: headers and cookies only."""
+
+    def __init__(self, language: str | None = None, referer: str = "", cookies: dict | None = None):
+        self.headers = {"accept-language": language} if language else {}
+        if referer:
+            self.headers["referer"] = referer
+        self.cookies = cookies or {}
+
+
+def korean_request() -> FakeRequest:
+    """A request from a browser set to Korean: pass it as `ddpm_request=` to a callback wrapped by user_errors."""
+    return FakeRequest("ko-KR,ko;q=0.9,en;q=0.5")

@@ -1,4 +1,7 @@
-"""Turn exceptions in callbacks into messages for the user; the server keeps serving."""
+"""Every callback's wrapper: serve it in its request's language, and turn exceptions into messages for the user.
+
+The server keeps serving whatever a callback raises.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,40 @@ import logging
 
 import gradio as gr
 
+from ui import i18n
+from ui.i18n import _
+
 log = logging.getLogger("ddpm_explorer")
+REQUEST = "ddpm_request"  # the parameter Gradio fills with the gr.Request (see `user_errors`)
+
+
+def _with_request_parameter(fn, wrapper) -> None:
+    """Give `wrapper` fn's signature plus a last positional `ddpm_request: gr.Request = None`.
+
+    Gradio passes the request to a positional parameter annotated `gr.Request`; callers that are not
+    Gradio (tests, other callbacks) leave it out and are served in English.
+    """
+    signature = inspect.signature(fn)
+    parameters = list(signature.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in parameters):
+        raise TypeError(f"user_errors needs positional parameters only, {fn.__name__} has others")
+    extra = inspect.Parameter(REQUEST, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+    wrapper.__signature__ = signature.replace(parameters=[*parameters, extra])
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), REQUEST: gr.Request}
+
+
+def _split(fn, args: tuple, kwargs: dict) -> tuple[tuple, dict, str]:
+    """(fn's own arguments, the language of the request among them)."""
+    kwargs = dict(kwargs)
+    request = kwargs.pop(REQUEST, None)
+    count = len(inspect.signature(fn).parameters)
+    if len(args) > count:
+        args, request = args[:count], args[count]
+    return args, kwargs, i18n.language_of(request)
 
 
 def user_errors(fn):
-    """Show ValueErrors (bad input) as their message and anything else as a short apology.
+    """Serve `fn` in its request's language; show ValueErrors (bad input) as their message, anything else as a short apology.
 
     Unexpected errors are logged with their traceback on the server, never shown in the page.
     """
@@ -20,24 +52,40 @@ def user_errors(fn):
         if isinstance(exc, gr.Error):
             return exc
         if isinstance(exc, ValueError):
-            return gr.Error(str(exc))
+            return gr.Error(i18n.message(str(exc)))
         log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"Something went wrong ({type(exc).__name__}). The app is still running; "
-                        "please try again or change the input.")
+        return gr.Error(_("Something went wrong ({kind}). The app is still running; please try again or change "
+                          "the input.").format(kind=type(exc).__name__))
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def generator_wrapper(*args, **kwargs):
+            args, kwargs, language = _split(fn, args, kwargs)
+            with i18n.language_scope(language):
+                generator = fn(*args, **kwargs)
             try:
-                yield from fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 (every error becomes a message)
-                raise translate(exc) from None
+                while True:
+                    # Each step may run on another worker thread: set the language for every one.
+                    with i18n.language_scope(language):
+                        try:
+                            item = next(generator)
+                        except StopIteration:
+                            return
+                        except Exception as exc:  # noqa: BLE001 (every error becomes a message)
+                            raise translate(exc) from None
+                    yield item
+            finally:
+                generator.close()  # a cancelled stream stops its work now, as `yield from` would
+        _with_request_parameter(fn, generator_wrapper)
         return generator_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            raise translate(exc) from None
+        args, kwargs, language = _split(fn, args, kwargs)
+        with i18n.language_scope(language):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                raise translate(exc) from None
+    _with_request_parameter(fn, wrapper)
     return wrapper

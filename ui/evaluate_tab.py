@@ -31,7 +31,7 @@ from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
 from ddpm_core.train import pick_device
-from ui import plots, settings as deployment
+from ui import code_panels, plots, settings as deployment
 from ui.errors import user_errors
 from ui.sample_tab import DEFAULT_CHECKPOINT, REPO_ROOT, SampleTabHandle, summary_markdown
 
@@ -399,6 +399,7 @@ def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
                                       label="Reverse steps from t", elem_id="eval-chain")
             decode_btn = gr.Button("Decode", variant="primary", elem_id="eval-decode-run")
         decoded = gr.HTML(elem_id="eval-decode")
+    code_panels.build("vlb", "posterior")
 
     train_session, sample_session = sample.train_session, sample.session
     choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, sample_session], outputs=checkpoint,

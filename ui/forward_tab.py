@@ -16,7 +16,7 @@ from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
-from ui import plots, scrub
+from ui import code_panels, plots, scrub
 from ui.errors import user_errors
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, parse_config
 
@@ -306,6 +306,7 @@ def build(demo: gr.Blocks) -> None:
     strip = gr.Gallery(label="x_t at evenly spaced t", columns=STRIP_FRAMES, rows=1, height=190,
                        object_fit="contain", format="jpeg", allow_preview=True, elem_id="fwd-strip")
     schedule_plot = gr.Plot(label="Schedule curves", elem_id="fwd-curves")
+    code_panels.build("q_sample")
     with gr.Accordion("Markov chain vs closed form: reach t by t single steps, or in one", open=False):
         gr.Markdown("Eq. 2 adds a little noise t times: $x_s = \\sqrt{1-\\beta_s}\\,x_{s-1} + \\sqrt{\\beta_s}\\,\\epsilon_s$. "
                     "Eq. 4 jumps straight to $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$. "
@@ -316,6 +317,7 @@ def build(demo: gr.Blocks) -> None:
             closed_img = gr.Image(label="closed form (Eq. 4)", format="png", interactive=False, elem_id="fwd-closed")
             chain_plot = gr.Plot(label="residuals", show_label=False, elem_id="fwd-chain-plot")
         chain_table = gr.Markdown(label="chain statistics", elem_id="fwd-chain-table")
+        code_panels.build("q_step")
 
     sched_inputs = controls.inputs
     image_outputs = [x_t_img, x_t_b_img]

@@ -34,7 +34,7 @@ from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkp
 from ddpm_core.sample import SampleConfig, available_devices
 from ddpm_core.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
 from ddpm_core.unet import UNetConfig, UNet, count_parameters
-from ui import plots, settings as deployment
+from ui import code_panels, plots, settings as deployment
 from ui.errors import user_errors
 from ui.train_tab import RUN_NAME, TrainTabHandle
 
@@ -421,6 +421,7 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> SampleTa
                 png_btn = gr.Button("Grid as PNG", size="sm", elem_id="sample-png")
             exported = gr.File(label="Download", interactive=False, visible=False, elem_id="sample-export")
             comparison = gr.HTML(elem_id="sample-compare")
+    code_panels.build("ddpm_step", "ddim_step", "posterior")
 
     train_session = handle.session
     choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, session], outputs=checkpoint,

@@ -36,7 +36,7 @@ from ddpm_core.samplers import sample
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
 from ddpm_core.uploads import ZIP_EXTENSION, collect_uploads
-from ui import plots, plots2d, settings as deployment
+from ui import code_panels, plots, plots2d, settings as deployment
 from ui.errors import user_errors
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
 
@@ -663,6 +663,7 @@ def build(demo: gr.Blocks) -> TrainTabHandle:
             data_info = gr.Markdown(elem_id="train-data")
             checkpoints = gr.Markdown(elem_id="train-checkpoints")
             refresh_btn = gr.Button("Refresh the list", size="sm", elem_id="train-refresh")
+    code_panels.build("loss")
 
     estimate = dict(fn=tab.estimate, inputs=[preset_name, image_size, channels, batch_size], outputs=preset_name,
                     preprocess=False, trigger_mode="always_last", show_progress="hidden",

@@ -1,0 +1,98 @@
+"""Equation ↔ code: beside a view, a collapsible panel with the equation it shows and the ddpm_core code that computes it.
+
+The code is read from the running ddpm_core's source files with `inspect.getsource` when a panel is
+built, never pasted, so it cannot drift from what computes the pictures: change a function and the
+panel shows the change. Each entry names the equation (LaTeX) and the functions, in reading order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+
+from ddpm_core import likelihood, losses, samplers
+from ddpm_core.diffusion import GaussianDiffusion
+
+ROOT = Path(__file__).resolve().parent.parent
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    equation: str  # Markdown with LaTeX
+    functions: tuple[Callable, ...]
+
+
+PANELS = {
+    "q_sample": Panel(
+        "q(x_t | x_0): jump straight to step t (Eq. 4)",
+        r"$$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t)\mathbf{I}\big), \qquad "
+        r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon,\quad \bar\alpha_t = \prod_{s\le t}(1-\beta_s)$$",
+        (GaussianDiffusion.q_sample,)),
+    "q_step": Panel(
+        "q(x_t | x_{t−1}): one step of the Markov chain (Eq. 2)",
+        r"$$q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1-\beta_t}\,x_{t-1},\ \beta_t\mathbf{I}\big)$$",
+        (GaussianDiffusion.q_step, GaussianDiffusion.q_chain)),
+    "posterior": Panel(
+        "The posterior q(x_{t−1} | x_t, x_0) (Eqs. 6–7)",
+        r"$$q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(\tilde\mu_t(x_t, x_0),\ \tilde\beta_t\mathbf{I}\big),\quad "
+        r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}x_0 + "
+        r"\frac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t,\quad "
+        r"\tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$$",
+        (GaussianDiffusion.posterior_mean_coefs, GaussianDiffusion.posterior_variance_beta_tilde,
+         GaussianDiffusion.q_posterior_mean, GaussianDiffusion.q_posterior_mean_variance)),
+    "loss": Panel(
+        "L_simple: what training minimises (Eq. 14, Algorithm 1)",
+        r"$$L_\text{simple}(\theta) = \mathbb{E}_{t, x_0, \epsilon}\Big[\big\|\epsilon - "
+        r"\epsilon_\theta\big(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon,\ t\big)\big\|^2\Big]$$",
+        (losses.simple_loss, losses.regression_target)),
+    "ddpm_step": Panel(
+        "One DDPM step (Algorithm 2)",
+        r"$$x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,"
+        r"\epsilon_\theta(x_t, t)\Big) + \sigma_t z,\qquad z \sim \mathcal{N}(0, \mathbf{I}),\ "
+        r"\sigma_t^2 = \beta_t \text{ or } \tilde\beta_t$$"
+        "\n\nThe code computes the same mean as μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), which is Eq. 11 rearranged.",
+        (samplers.ddpm_step, samplers.model_predictions)),
+    "ddim_step": Panel(
+        "One DDIM step (Song et al. 2021, Eqs. 12 and 16)",
+        r"$$x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat{x}_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;\hat\epsilon + "
+        r"\sigma_t z,\quad \sigma_t = \eta\sqrt{\frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}}"
+        r"\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_{t-1}}}$$",
+        (samplers.ddim_step, samplers.ddim_sigma)),
+    "vlb": Panel(
+        "The terms of the variational bound (Eq. 5) and the decoder (Eq. 13)",
+        r"$$L_{t-1} = D_{KL}\big(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t)\big),\quad "
+        r"L_0 = -\log p_\theta(x_0|x_1),\quad L_T = D_{KL}\big(q(x_T|x_0)\,\|\,\mathcal{N}(0,\mathbf{I})\big)$$",
+        (likelihood.term, likelihood.normal_kl, likelihood.discretized_gaussian_log_likelihood,
+         likelihood.prior_bits)),
+}
+
+
+def source(function: Callable) -> str:
+    """The function's code as it is in its file now, headed by where it lives."""
+    function = inspect.unwrap(function)
+    lines, first = inspect.getsourcelines(function)
+    path = Path(inspect.getsourcefile(function)).resolve()
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    return f"# {where}, line {first}\n" + textwrap.dedent("".join(lines))
+
+
+def panel_code(key: str) -> str:
+    return "\n\n".join(source(f) for f in PANELS[key].functions)
+
+
+def build(*keys: str, expanded: bool = False) -> None:
+    """One accordion per key, in the current layout: the equation, then the code that computes it."""
+    for key in keys:
+        panel = PANELS[key]
+        with gr.Accordion(f"Equation ↔ code: {panel.title}", open=expanded, elem_classes="eq-code"):
+            gr.Markdown(panel.equation, latex_delimiters=LATEX)
+            code = panel_code(key)
+            gr.Code(code, language="python", interactive=False, lines=min(code.count("\n") + 1, 12), max_lines=40,
+                    show_label=False, elem_id=f"code-{key.replace('_', '-')}")

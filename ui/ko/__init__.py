@@ -1,0 +1,19 @@
+"""Korean for DDPM Explorer: English text → Korean, one module per tab, and ddpm_core's messages as patterns.
+
+Keys are the English text exactly as the code writes it (placeholders such as `{step}` included); a
+text missing here shows in English. Equations stay in LaTeX, and the field's symbols (x_t, ᾱ_t, β, ε,
+σ², T, SNR) stay as they are in both languages.
+"""
+
+from __future__ import annotations
+
+from ui.ko import common, evaluate, forward, lab2d, messages, panels, plots, sample, train
+
+CATALOGUE: dict[str, str] = {}
+for _module in (common, forward, lab2d, train, sample, evaluate, plots, panels):
+    for _english, _korean in _module.KO.items():
+        if CATALOGUE.get(_english, _korean) != _korean:
+            raise ValueError(f"two Korean texts for {_english!r} ({_module.__name__})")
+        CATALOGUE[_english] = _korean
+
+MESSAGES = messages.PATTERNS

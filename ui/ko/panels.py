@@ -1,0 +1,4 @@
+"""Korean for the equation ↔ code panels (ui/code_panels.py)."""
+
+KO: dict[str, str] = {
+}

@@ -54,6 +54,12 @@ def test_translation_follows_the_scope_and_falls_back_to_english():
         assert i18n.current() == "en"
 
 
+def test_each_english_text_has_one_korean_text():
+    from ui.ko import CONFLICTS
+
+    assert not CONFLICTS, "\n".join(f"{en!r}: {a!r} vs {b!r}" for en, a, b in CONFLICTS)
+
+
 def test_catalogue_entries_are_korean_and_keep_their_placeholders():
     for english, korean in CATALOGUE.items():
         assert HANGUL.search(korean) or not i18n.needs_translation(english), (english, korean)
@@ -114,3 +120,22 @@ def test_bilingual_markdown_holds_both():
     assert 'class="i18n-en"' in text and 'class="i18n-ko"' in text and "$x_t$" in text
     assert not i18n.needs_translation("$q(x_t \\mid x_0)$ β₁ T SNR DDPM")
     assert i18n.needs_translation("Noise seed")
+
+
+def test_no_function_shadows_the_translation_function():
+    """`a, _, b = …` in a function that also calls `_()` makes `_` a local name: the call then fails."""
+    import ast
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "ui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            names = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == "_"]
+            stored = any(isinstance(n.ctx, ast.Store) for n in names)
+            called = any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "_"
+                         for c in ast.walk(node))
+            if stored and called:
+                offenders.append(f"{path.name}:{node.lineno} {getattr(node, 'name', 'lambda')}")
+    assert not offenders, offenders

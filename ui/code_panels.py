@@ -3,6 +3,10 @@
 The code is read from the running ddpm_core's source files with `inspect.getsource` when a panel is
 built, never pasted, so it cannot drift from what computes the pictures: change a function and the
 panel shows the change. Each entry names the equation (LaTeX) and the functions, in reading order.
+
+The accordion's label is layout text (`L`, one catalogue entry per panel, in ui/ko/panels.py); it cannot
+hold "}", so titles write x_{t−1} as x_t−1. Equations are LaTeX in both languages; a panel's prose note is
+shown in the page's language (`i18n.bilingual`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import gradio as gr
 
 from ddpm_core import likelihood, losses, samplers
 from ddpm_core.diffusion import GaussianDiffusion
+from ui import i18n
+from ui.i18n import L
 
 ROOT = Path(__file__).resolve().parent.parent
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -24,9 +30,21 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 
 @dataclass(frozen=True)
 class Panel:
-    title: str
-    equation: str  # Markdown with LaTeX
+    title: str  # no "}" (it is part of the accordion's layout text)
+    equation: str  # Markdown with LaTeX only: the same in every language
     functions: tuple[Callable, ...]
+    note: tuple[str, str] | None = None  # prose under the equation: (English, Korean) Markdown
+
+    @property
+    def label(self) -> str:
+        """The accordion's label, a catalogue key (ui/ko/panels.py)."""
+        return f"Equation ↔ code: {self.title}"
+
+    def markdown(self) -> str:
+        if self.note is None:
+            return self.equation
+        english, korean = self.note
+        return i18n.bilingual(f"{self.equation}\n\n{english}", f"{self.equation}\n\n{korean}")
 
 
 PANELS = {
@@ -36,11 +54,11 @@ PANELS = {
         r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon,\quad \bar\alpha_t = \prod_{s\le t}(1-\beta_s)$$",
         (GaussianDiffusion.q_sample,)),
     "q_step": Panel(
-        "q(x_t | x_{t−1}): one step of the Markov chain (Eq. 2)",
+        "q(x_t | x_t−1): one step of the Markov chain (Eq. 2)",
         r"$$q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1-\beta_t}\,x_{t-1},\ \beta_t\mathbf{I}\big)$$",
         (GaussianDiffusion.q_step, GaussianDiffusion.q_chain)),
     "posterior": Panel(
-        "The posterior q(x_{t−1} | x_t, x_0) (Eqs. 6–7)",
+        "The posterior q(x_t−1 | x_t, x_0) (Eqs. 6–7)",
         r"$$q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(\tilde\mu_t(x_t, x_0),\ \tilde\beta_t\mathbf{I}\big),\quad "
         r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}x_0 + "
         r"\frac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t,\quad "
@@ -56,9 +74,11 @@ PANELS = {
         "One DDPM step (Algorithm 2)",
         r"$$x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,"
         r"\epsilon_\theta(x_t, t)\Big) + \sigma_t z,\qquad z \sim \mathcal{N}(0, \mathbf{I}),\ "
-        r"\sigma_t^2 = \beta_t \text{ or } \tilde\beta_t$$"
-        "\n\nThe code computes the same mean as μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), which is Eq. 11 rearranged.",
-        (samplers.ddpm_step, samplers.model_predictions)),
+        r"\sigma_t^2 = \beta_t \text{ or } \tilde\beta_t$$",
+        (samplers.ddpm_step, samplers.model_predictions),
+        ("The code computes the same mean as μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), which is Eq. 11 rearranged.",
+         "코드는 같은 평균을 μ̃_t(x_t, x̂_0)로 계산합니다. x̂_0는 ε̂에서 구하며(식 15), 이는 식 11을 정리한 "
+         "것입니다.")),
     "ddim_step": Panel(
         "One DDIM step (Song et al. 2021, Eqs. 12 and 16)",
         r"$$x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat{x}_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;\hat\epsilon + "
@@ -91,8 +111,8 @@ def build(*keys: str, expanded: bool = False) -> None:
     """One accordion per key, in the current layout: the equation, then the code that computes it."""
     for key in keys:
         panel = PANELS[key]
-        with gr.Accordion(f"Equation ↔ code: {panel.title}", open=expanded, elem_classes="eq-code"):
-            gr.Markdown(panel.equation, latex_delimiters=LATEX)
+        with gr.Accordion(L(panel.label), open=expanded, elem_classes="eq-code"):
+            gr.Markdown(panel.markdown(), latex_delimiters=LATEX)
             code = panel_code(key)
             gr.Code(code, language="python", interactive=False, lines=min(code.count("\n") + 1, 12), max_lines=40,
                     show_label=False, elem_id=f"code-{key.replace('_', '-')}")

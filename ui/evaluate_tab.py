@@ -31,8 +31,9 @@ from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
 from ddpm_core.train import pick_device
-from ui import code_panels, plots, settings as deployment
+from ui import code_panels, i18n, plots, settings as deployment
 from ui.errors import user_errors
+from ui.i18n import L, _
 from ui.sample_tab import DEFAULT_CHECKPOINT, REPO_ROOT, SampleTabHandle, summary_markdown
 
 POLL_S = 0.5
@@ -43,6 +44,20 @@ INTRO = r"""The DDPM loss is a bound on the negative log-likelihood (Ho et al. 2
 $$L = \underbrace{D_{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T} + \sum_{t>1} \underbrace{D_{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}} \underbrace{-\log p_\theta(x_0|x_1)}_{L_0}$$
 Each term is measured here in **bits per dimension** (divided by $D = C\cdot H\cdot W$ and by $\ln 2$), so the
 total is the bits an ideal coder would need per pixel value. See which steps cost the most."""
+INTRO_KO = r"""DDPM 손실은 음의 로그 가능도의 변분 상한입니다 (Ho et al. 2020, 수식 5):
+$$L = \underbrace{D_{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T} + \sum_{t>1} \underbrace{D_{KL}(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t))}_{L_{t-1}} \underbrace{-\log p_\theta(x_0|x_1)}_{L_0}$$
+여기서는 각 항을 **차원당 비트**(비트/차원)로 나타냅니다 ($D = C\cdot H\cdot W$와 $\ln 2$로 나눔). 따라서 합계는
+이상적인 부호화기가 픽셀 값 하나에 필요로 하는 비트 수입니다. 어느 스텝에 비트가 가장 많이 드는지 확인해 보세요."""
+DECODING = ("Noise one real image to $x_t$ at several $t$ (the same $\\epsilon$ each time). The network's "
+            "one-step guess $\\hat{x}_0$ shows what it recovers from $x_t$; the samples below all start "
+            "from that very $x_t$ and run the reverse chain down to 0: from small $t$ they agree, from "
+            "large $t$ they share only the coarse layout.")
+DECODING_KO = ("실제 이미지 하나에 노이즈를 더해 여러 $t$에서 $x_t$를 만듭니다 (매번 같은 $\\epsilon$). 신경망이 한 스텝에 "
+               "추정한 $\\hat{x}_0$은 $x_t$에서 무엇을 복원하는지 보여 줍니다. 아래 샘플은 모두 바로 그 $x_t$에서 출발해 "
+               "역방향 연쇄를 0까지 실행합니다: 작은 $t$에서 출발하면 서로 거의 같고, 큰 $t$에서 출발하면 대략적인 "
+               "배치만 공유합니다.")
+START_HTML = i18n.bilingual("<p>Choose a checkpoint and images, then press <b>Evaluate</b>.</p>",
+                            "<p>체크포인트와 이미지를 고른 뒤 <b>평가</b>를 누르세요.</p>")
 CSS = """
 #eval-status .eval-head { display: flex; justify-content: space-between; font-size: var(--text-lg);
                           font-variant-numeric: tabular-nums; margin-bottom: 6px; }
@@ -95,7 +110,7 @@ class Worker:
     def _main(self) -> None:
         try:
             with torch.inference_mode():
-                for _ in self.evaluation:
+                for _term in self.evaluation:
                     if self.stop.is_set():
                         break
         except BaseException as exc:  # noqa: BLE001 (the stream raises it for the user)
@@ -108,22 +123,33 @@ class Worker:
 def status_html(done: int, total: int, elapsed: float, summary: dict | None, note: str = "") -> str:
     """Progress, and the running total with its parts."""
     rate = done / elapsed if elapsed > 0 else 0.0
-    left = f" · {(total - done) / rate:.0f} s left" if 0 < done < total and rate > 0 else ""
-    head = (f"<div class='eval-head'><span>term <b>{done:,}</b> / {total:,}</span>"
-            f"<span>{elapsed:.1f} s · {rate:.1f} terms/s{left}</span></div>"
+    left = (_(" · {seconds} s left").format(seconds=f"{(total - done) / rate:.0f}")
+            if 0 < done < total and rate > 0 else "")
+    head = (f"<div class='eval-head'><span>"
+            + _("term <b>{done}</b> / {total}").format(done=f"{done:,}", total=f"{total:,}") + "</span><span>"
+            + _("{elapsed} s · {rate} terms/s").format(elapsed=f"{elapsed:.1f}", rate=f"{rate:.1f}")
+            + f"{left}</span></div>"
             f"<div class='eval-bar'><div style='width:{100 * done / max(total, 1):.1f}%'></div></div>")
     if summary is None:
         return head + (f"<p>{note}</p>" if note else "")
     s = summary
-    exact = "every t" if s["exact"] else f"{s['terms_per_image']:,} sampled t per image (two per stratum)"
-    total_line = (f"<div class='eval-total'>{s['bits_per_dim']:.3f} ± {s['standard_error']:.3f} bits/dim</div>"
-                  f"<div>{s['images']:,} image{'s' if s['images'] != 1 else ''} · {exact} · ± one standard error"
-                  f"{'' if s['images'] > 1 else ' (of the sampled t)'}</div>")
+    exact = (_("every t") if s["exact"] else
+             _("{count} sampled t per image (two per stratum)").format(count=f"{s['terms_per_image']:,}"))
+    total = _("{value} ± {error} bits/dim").format(value=f"{s['bits_per_dim']:.3f}", error=f"{s['standard_error']:.3f}")
+    total_line = (f"<div class='eval-total'>{total}</div>"
+                  f"<div>{image_count(s['images'])} · {exact} · " + _("± one standard error")
+                  + ("" if s["images"] > 1 else _(" (of the sampled t)")) + "</div>")
     parts = (f"<div>L<sub>T</sub> = {s['prior_L_T']:.5f} · Σ L<sub>t−1</sub> = {s['kl_terms']:.4f} · "
-             f"L<sub>0</sub> = {s['decoder_L_0']:.4f} bits/dim</div>")
+             f"L<sub>0</sub> = {s['decoder_L_0']:.4f} " + _("bits/dim") + "</div>")
     bands = " · ".join(f"t {b['from']}{'' if b['from'] == b['to'] else '–' + format(b['to'], ',')}: "
                        f"<b>{b['share']:.0%}</b>" for b in s["bands"])
-    return head + total_line + parts + f"<div>Where the bits go: {bands}</div>" + (f"<p>{note}</p>" if note else "")
+    return (head + total_line + parts + "<div>" + _("Where the bits go: {bands}").format(bands=bands) + "</div>"
+            + (f"<p>{note}</p>" if note else ""))
+
+
+def image_count(n: int) -> str:
+    """'1 image', '16 images' in the current language."""
+    return (_("{count} image") if n == 1 else _("{count} images")).format(count=f"{n:,}")
 
 
 def png_data_url(pixels: np.ndarray) -> str:
@@ -147,7 +173,7 @@ def decoding_html(steps: list[int], x_t: torch.Tensor, pred_x0: torch.Tensor, rm
             "<tr><th class='row'>RMSE (0–255)</th>" + "".join(f"<td>{float(r):.1f}</td>" for r in rmse) + "</tr>"]
     count = max((len(s) for s in samples if s is not None), default=0)
     for i in range(count):
-        label = "samples sharing x<sub>t</sub>" if i == 0 else ""
+        label = _("samples sharing x<sub>t</sub>") if i == 0 else ""
         rows.append(f"<tr><th class='row'>{label}</th>" + "".join(
             f"<td>{_cell(s[i]) if s is not None and i < len(s) else '…'}</td>" for s in samples) + "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
@@ -160,17 +186,19 @@ class EvaluateTab:
         self.settings, self.sample = settings, sample
         self.max_images = 16 if settings.demo else 512
 
+    @user_errors
     def choices(self, key, train_session, sample_session):
-        return self.sample.tab.choices(key, train_session, sample_session)
+        return in_this_language(self.sample.tab.choices, key, train_session, sample_session)
 
     @user_errors
     def summary(self, key, train_session, sample_session):
         if not key:
-            return "No checkpoint chosen."
-        markdown, _ = summary_markdown(self._path(key, train_session, sample_session))
+            return _("No checkpoint chosen.")
+        markdown, _T = summary_markdown(self._path(key, train_session, sample_session))
         holdout = self._holdout(key, train_session, sample_session)
         if holdout:
-            markdown += f"\n\n{holdout:.0%} of its data was held out of training: evaluate on those images."
+            markdown += "\n\n" + _("{share} of its data was held out of training: evaluate on those images.").format(
+                share=f"{holdout:.0%}")
         return markdown
 
     def _path(self, key, train_session, sample_session) -> Path:
@@ -187,8 +215,10 @@ class EvaluateTab:
         root = str((checkpoint.config.get("dataset") or {}).get("root", ""))
         folder = ASSETS / root
         if not key.startswith("bundled:") or not root or "/" in root or root.startswith(".") or not folder.is_dir():
-            raise ValueError("Only the bundled checkpoints come with their own data here: upload images"
-                             + ("" if self.settings.demo else " or choose a folder") + " instead.")
+            raise ValueError(_("Only the bundled checkpoints come with their own data here: upload images instead.")
+                             if self.settings.demo else
+                             _("Only the bundled checkpoints come with their own data here: upload images or "
+                               "choose a folder instead."))
         holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
         return folder, ("holdout" if holdout > 0 else "all"), holdout
 
@@ -198,26 +228,30 @@ class EvaluateTab:
         size, channels = config.image_size, config.channels
         if source == "own":
             root, own_split, holdout = self._own_data(key, checkpoint)
-            pixels, summary = folder_pixels(root, size, channels, split=own_split, holdout=holdout)
-            what = ("held-out images it never saw in training" if own_split == "holdout" else
-                    "⚠ its training images: it was trained on all of them, so this is a training-set figure")
-            return pixels, f"{summary.split(' at ')[0]}: {what}"
+            pixels, _summary = folder_pixels(root, size, channels, split=own_split, holdout=holdout)
+            what = (_("held-out images it never saw in training") if own_split == "holdout" else
+                    _("⚠ its training images: it was trained on all of them, so this is a training-set figure"))
+            return pixels, _("{images} from {folder}/: {what}").format(images=image_count(len(pixels)),
+                                                                      folder=root.name, what=what)
         if source == "upload":
             if not files:
-                raise ValueError("Upload one or more images first.")
+                raise ValueError(_("Upload one or more images first."))
             paths = [Path(f) for f in files][: self.settings.uploads.max_files]
             pixels, skipped = file_pixels(paths, size, channels)
-            note = f"; {len(skipped)} skipped: " + ", ".join(n for n, _ in skipped[:5]) if skipped else ""
-            return pixels, f"{len(pixels):,} uploaded image{'s' if len(pixels) != 1 else ''}{note}"
+            note = (_("; {count} skipped: {names}").format(count=f"{len(skipped):,}",
+                                                         names=", ".join(name for name, _why in skipped[:5]))
+                    if skipped else "")
+            uploaded = _("{count} uploaded image") if len(pixels) == 1 else _("{count} uploaded images")
+            return pixels, uploaded.format(count=f"{len(pixels):,}") + note
         if source == "folder" and not self.settings.demo:
             if not (folder or "").strip():
-                raise ValueError("Type the path of a folder of images.")
+                raise ValueError(_("Type the path of a folder of images."))
             holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
             if split != "all" and holdout <= 0:
-                raise ValueError("This checkpoint was trained without a held-out share: choose all images.")
+                raise ValueError(_("This checkpoint was trained without a held-out share: choose all images."))
             pixels, summary = folder_pixels(folder.strip(), size, channels, split=split, holdout=holdout)
-            return pixels, summary
-        raise ValueError("Choose where the images come from.")
+            return pixels, i18n.message(summary)  # ddpm_core's line (translated where messages.py has it)
+        raise ValueError(_("Choose where the images come from."))
 
     def _load(self, key, train_session, sample_session):
         try:
@@ -230,12 +264,12 @@ class EvaluateTab:
                  sample_session, session: Session):
         """Compute the bound, redrawing the terms, the cumulative bits and the rate–distortion curve as it goes."""
         if session.worker is not None and session.worker.thread.is_alive():
-            raise ValueError("An evaluation is still going in this tab: press Stop first.")
+            raise ValueError(_("An evaluation is still going in this tab: press Stop first."))
         n, seed = int(n or 0), int(seed or 0)
         if not 1 <= n <= self.max_images:
-            raise ValueError(f"The number of images must be from 1 to {self.max_images}.")
+            raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
         if variance not in ("beta", "beta_tilde") or timesteps not in ("all", "strata"):
-            raise ValueError("Choose σ² = β or β̃, and every t or a stratified sample.")
+            raise ValueError(_("Choose σ² = β or β̃, and every t or a stratified sample."))
         checkpoint = self._load(key, train_session, sample_session)
         pixels, what = self._images(key, checkpoint, source, files, folder, split)
         pixels = pick(pixels, n, seed)
@@ -243,7 +277,7 @@ class EvaluateTab:
         evaluation = start(checkpoint, pixels, strata=int(strata) if timesteps == "strata" else None,
                            variance=variance, seed=seed)
         session.worker, session.bound, session.images, session.key = Worker(evaluation), None, pixels, key
-        yield from self._stream(session, T, f"{what}; evaluating {len(pixels):,}")
+        yield from self._stream(session, T, _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"))
 
     def _figures(self, bound: Bound, T: int, title: str):
         return (plots.as_plot(plots.bound_terms_figure(bound, T, title)),
@@ -265,23 +299,24 @@ class EvaluateTab:
                     bound = evaluation.result()
                     elapsed = time.perf_counter() - worker.started
                     yield (status_html(done, evaluation.columns, elapsed, None, what),
-                           *self._figures(bound, T, "the terms so far"), session)
+                           *self._figures(bound, T, _("the terms so far")), session)
         finally:
             worker.stop.set()
         if worker.error is not None:
             raise worker.error
         if evaluation.done == 0:
-            yield status_html(0, evaluation.columns, worker.seconds, None, "⏹ Stopped before the first term."), \
+            yield status_html(0, evaluation.columns, worker.seconds, None, _("⏹ Stopped before the first term.")), \
                 gr.skip(), gr.skip(), gr.skip(), session
             return
         bound = session.bound = evaluation.result()
         stopped = evaluation.done < evaluation.columns
-        note = (f"⏹ Stopped after {evaluation.done:,} of {evaluation.columns:,} terms: the total covers L_T and "
-                "the terms from T down to there only." if stopped else
-                f"✅ Done in {worker.seconds:.1f} s ({what}).")
+        note = (_("⏹ Stopped after {done} of {total} terms: the total covers L_T and the terms from T down to "
+                  "there only.").format(done=f"{evaluation.done:,}", total=f"{evaluation.columns:,}") if stopped else
+                _("✅ Done in {seconds} s ({what}).").format(seconds=f"{worker.seconds:.1f}", what=what))
         summary = summarize(bound, T)
         yield (status_html(evaluation.done, evaluation.columns, worker.seconds, summary, note),
-               *self._figures(bound, T, f"{summary['bits_per_dim']:.3f} bits/dim in all"), session)
+               *self._figures(bound, T, _("{bits} bits/dim in all").format(bits=f"{summary['bits_per_dim']:.3f}")),
+               session)
 
     def stop(self, session: Session | None) -> None:
         end_session(session)
@@ -294,15 +329,15 @@ class EvaluateTab:
         if session.images is not None and session.key == key:
             pixels = session.images
         else:
-            pixels, _ = self._images(key, checkpoint, source, files, folder, split)
+            pixels, _what = self._images(key, checkpoint, source, files, folder, split)
         index = int(index or 1)
         if not 1 <= index <= len(pixels):
-            raise ValueError(f"Choose an image from 1 to {len(pixels)}.")
+            raise ValueError(_("Choose an image from 1 to {count}.").format(count=len(pixels)))
         steps = parse_steps(steps_text)
         steps = check_steps(checkpoint.diffusion, steps)
         samples, seed = int(samples or 0), int(seed or 0)
         if not 0 <= samples <= 8:
-            raise ValueError("Choose 0 to 8 samples per t.")
+            raise ValueError(_("Choose 0 to 8 samples per t."))
         device = pick_device("auto")
         model, diffusion = checkpoint.model.to(device).eval(), checkpoint.diffusion.to(device)
         x0 = from_uint8(pixels[index - 1: index]).to(device)
@@ -326,6 +361,19 @@ class EvaluateTab:
             yield view()
 
 
+def in_this_language(callback, *args):
+    """Call another tab's callback in the language of the request being served.
+
+    A callback wrapped by `user_errors` serves the language of the request it is given (English without
+    one), so its undecorated function is called here, inside this callback's language scope.
+    """
+    inner = getattr(callback, "__wrapped__", None)
+    if inner is None:
+        return callback(*args)
+    owner = getattr(callback, "__self__", None)
+    return inner(owner, *args) if owner is not None else inner(*args)
+
+
 def parse_steps(text) -> list[int]:
     """'1000, 500, 10' → [1000, 500, 10]; ValueError naming what is not a whole number."""
     steps = []
@@ -334,12 +382,13 @@ def parse_steps(text) -> list[int]:
         if not part:
             continue
         if not part.isdigit():
-            raise ValueError(f"'{part}' is not a step: list whole numbers from 1 to T, separated by commas.")
+            raise ValueError(_("'{part}' is not a step: list whole numbers from 1 to T, separated by commas.")
+                             .format(part=part))
         steps.append(int(part))
     if not steps:
-        raise ValueError("List the steps t to decode from, separated by commas (e.g. 1000, 500, 100, 10).")
+        raise ValueError(_("List the steps t to decode from, separated by commas (e.g. 1000, 500, 100, 10)."))
     if len(steps) > 12:
-        raise ValueError("At most 12 steps t at once.")
+        raise ValueError(_("At most 12 steps t at once."))
     return steps
 
 
@@ -349,55 +398,54 @@ def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
     settings = deployment.load()
     tab = EvaluateTab(settings, sample)
     session = gr.State(new_session, delete_callback=end_session)
-    gr.Markdown(INTRO, latex_delimiters=LATEX, elem_id="eval-intro")
+    gr.Markdown(i18n.bilingual(INTRO, INTRO_KO), latex_delimiters=LATEX, elem_id="eval-intro",
+                elem_classes="tab-intro")
     sources = [("Its own held-out data (bundled model)", "own"), ("Upload images", "upload")]
     if not settings.demo:
         sources.append(("A folder on this computer", "folder"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             with gr.Row(equal_height=True):
-                checkpoint = gr.Dropdown([], value=DEFAULT_CHECKPOINT, label="Checkpoint", allow_custom_value=True,
+                checkpoint = gr.Dropdown([], value=DEFAULT_CHECKPOINT, label=L("Checkpoint"), allow_custom_value=True,
                                          scale=5, elem_id="eval-checkpoint")
                 refresh_btn = gr.Button("⟳", size="sm", scale=0, min_width=44, elem_id="eval-refresh")
             summary = gr.Markdown(elem_id="eval-summary")
-            source = gr.Radio(sources, value="own", label="Images", elem_id="eval-source")
-            files = gr.File(label="Images to evaluate", file_count="multiple", file_types=list(IMAGE_EXTENSIONS),
+            source = gr.Radio(sources, value="own", label=L("Images"), elem_id="eval-source")
+            files = gr.File(label=L("Images to evaluate"), file_count="multiple", file_types=list(IMAGE_EXTENSIONS),
                             height=120, visible=False, elem_id="eval-files")
             with gr.Row(visible=False) as folder_row:
-                folder = gr.Textbox("assets/digits", label="Folder", scale=3, elem_id="eval-folder")
+                folder = gr.Textbox("assets/digits", label=L("Folder"), scale=3, elem_id="eval-folder")
                 split = gr.Dropdown([("all images", "all"), ("its held-out share", "holdout"),
-                                     ("its training share", "train")], value="all", label="Which", scale=2,
+                                     ("its training share", "train")], value="all", label=L("Which"), scale=2,
                                     elem_id="eval-split")
             with gr.Row():
-                n = gr.Slider(1, tab.max_images, value=min(16, tab.max_images), step=1, label="Images",
+                n = gr.Slider(1, tab.max_images, value=min(16, tab.max_images), step=1, label=L("Images"),
                               elem_id="eval-n")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="eval-seed")
+                seed = gr.Number(0, label=L("Seed"), precision=0, minimum=0, elem_id="eval-seed")
             timesteps = gr.Radio([("Every t (exact)", "all"), ("Two t per stratum (faster)", "strata")], value="all",
-                                 label="Terms", elem_id="eval-timesteps")
-            strata = gr.Slider(2, 250, value=50, step=1, label="Strata", visible=False, elem_id="eval-strata")
+                                 label=L("Terms"), elem_id="eval-timesteps")
+            strata = gr.Slider(2, 250, value=50, step=1, label=L("Strata"), visible=False, elem_id="eval-strata")
             variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
-                                label="Reverse variance of p_θ", elem_id="eval-variance")
-            with gr.Row():
-                run_btn = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
-                stop_btn = gr.Button("Stop", elem_id="eval-stop")
+                                label=L("Reverse variance of p_θ"), elem_id="eval-variance")
+            with gr.Row(elem_classes="tab-actions"):
+                run_btn = gr.Button(L("Evaluate"), variant="primary", elem_id="eval-run")
+                stop_btn = gr.Button(L("Stop"), elem_id="eval-stop")
         with gr.Column(scale=3, min_width=420):
-            status = gr.HTML("<p>Choose a checkpoint and images, then press <b>Evaluate</b>.</p>", elem_id="eval-status")
+            status = gr.HTML(START_HTML, elem_id="eval-status")
             terms_plot = gr.Plot(show_label=False, elem_id="eval-terms")
             with gr.Row():
                 cumulative_plot = gr.Plot(show_label=False, elem_id="eval-cumulative")
                 rd_plot = gr.Plot(show_label=False, elem_id="eval-rd")
-    with gr.Accordion("Progressive decoding: what x_t still holds (DDPM Figs. 6 and 7)", open=True):
-        gr.Markdown("Noise one real image to $x_t$ at several $t$ (the same $\\epsilon$ each time). The network's "
-                    "one-step guess $\\hat{x}_0$ shows what it recovers from $x_t$; the samples below all start "
-                    "from that very $x_t$ and run the reverse chain down to 0: from small $t$ they agree, from "
-                    "large $t$ they share only the coarse layout.", latex_delimiters=LATEX)
+    with gr.Accordion(L("Progressive decoding: what x_t still holds (DDPM Figs. 6 and 7)"), open=True,
+                      elem_id="eval-decoding"):
+        gr.Markdown(i18n.bilingual(DECODING, DECODING_KO), latex_delimiters=LATEX, elem_id="eval-decoding-intro")
         with gr.Row():
-            index = gr.Number(1, label="Image #", precision=0, minimum=1, elem_id="eval-index")
-            steps_text = gr.Textbox(DEFAULT_STEPS, label="Steps t", scale=3, elem_id="eval-steps")
-            samples = gr.Slider(0, 8, value=4, step=1, label="Samples per t", elem_id="eval-samples")
+            index = gr.Number(1, label=L("Image #"), precision=0, minimum=1, elem_id="eval-index")
+            steps_text = gr.Textbox(DEFAULT_STEPS, label=L("Steps t"), scale=3, elem_id="eval-steps")
+            samples = gr.Slider(0, 8, value=4, step=1, label=L("Samples per t"), elem_id="eval-samples")
             chain_steps = gr.Dropdown([("all of them", "all"), ("at most 100 (respaced)", "100")], value="100",
-                                      label="Reverse steps from t", elem_id="eval-chain")
-            decode_btn = gr.Button("Decode", variant="primary", elem_id="eval-decode-run")
+                                      label=L("Reverse steps from t"), elem_id="eval-chain")
+            decode_btn = gr.Button(L("Decode"), variant="primary", elem_id="eval-decode-run")
         decoded = gr.HTML(elem_id="eval-decode")
     code_panels.build("vlb", "posterior")
 

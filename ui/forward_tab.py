@@ -16,8 +16,9 @@ from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
-from ui import code_panels, plots, scrub
+from ui import code_panels, i18n, plots, scrub
 from ui.errors import user_errors
+from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, parse_config
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -27,6 +28,12 @@ STRIP_FRAMES = 8
 # Terminal SNR above −30 dB (√ᾱ_T > 0.032) leaves the image visible at t = T.
 TERMINAL_SNR_WARNING = 1e-3
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+_EQ2 = "$x_s = \\sqrt{1-\\beta_s}\\,x_{s-1} + \\sqrt{\\beta_s}\\,\\epsilon_s$"
+_EQ4 = "$x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$"
+MARKOV_EN = (f"Eq. 2 adds a little noise t times: {_EQ2}. Eq. 4 jumps straight to {_EQ4}. "
+             "Both give the same distribution.")
+MARKOV_KO = (f"Eq. 2는 노이즈를 조금씩 t번 더합니다: {_EQ2}. Eq. 4는 한 번에 {_EQ4}로 건너뜁니다. "
+             "두 방법의 분포는 같습니다.")
 
 
 @dataclass
@@ -43,9 +50,13 @@ class ForwardImage:
 
 
 @functools.lru_cache(maxsize=64)
-def schedule_curves(configs: tuple[DiffusionConfig, ...]) -> dict:
-    """The schedule figure's curves, built once per schedule (pair) and shared by every session."""
-    return plots.schedule_curves([(c.schedule, diffusion_for(c)) for c in configs])
+def schedule_curves(configs: tuple[DiffusionConfig, ...], language: str = i18n.DEFAULT) -> dict:
+    """The schedule figure's curves, built once per schedule (pair) and language and shared by every session.
+
+    Pass `i18n.current()`: the figure's titles and names are in that language.
+    """
+    with i18n.language_scope(language):
+        return plots.schedule_curves([(c.schedule, diffusion_for(c)) for c in configs])
 
 
 def comparison_config(config: DiffusionConfig, other: str) -> DiffusionConfig | None:
@@ -75,8 +86,8 @@ def _check_t(t, diffusion: GaussianDiffusion) -> int:
 
 def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
     if t == 0:
-        return ("$$x_0 \\text{ is the clean image: } \\bar\\alpha_0 = 1,\\ "
-                "q(x_0 \\mid x_0) = \\delta(x_0)$$\nMove *t* to add noise.")
+        return _("$$x_0 \\text{ is the clean image: } \\bar\\alpha_0 = 1,\\ "
+                 "q(x_0 \\mid x_0) = \\delta(x_0)$$\nMove *t* to add noise.")
     i = t - 1
     abar, beta = float(diffusion.alphas_cumprod[i]), float(diffusion.betas[i])
     a, b = math.sqrt(abar), math.sqrt(1 - abar)
@@ -103,23 +114,28 @@ def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: 
     else:
         signal, snr = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.snr[t - 1])
         snr_text = f"{snr:.4g} ({10 * math.log10(snr):+.1f} dB)"
-    rows = [f"| signal fraction √ᾱ_t | {signal:.4f} |", f"| noise fraction √(1−ᾱ_t) | {math.sqrt(1 - signal ** 2):.4f} |",
+    rows = [f"| {_('signal fraction √ᾱ_t')} | {signal:.4f} |",
+            f"| {_('noise fraction √(1−ᾱ_t)')} | {math.sqrt(1 - signal ** 2):.4f} |",
             f"| SNR(t) = ᾱ_t/(1−ᾱ_t) | {snr_text} |"]
     if image is not None and x_t is not None:
         corr = _correlation(x_t, image.x0)
-        rows += [f"| mean, std of x_t pixels | {float(x_t.mean()):+.3f}, {float(x_t.std()):.3f}  (pure noise: 0, 1) |",
-                 f"| correlation of x_t with x_0 | {corr:.3f}  (pure noise: 0) |"]
-    return "| how far from pure noise | at t = %d |\n|---|---|\n" % t + "\n".join(rows)
+        rows += [f"| {_('mean, std of x_t pixels')} | {float(x_t.mean()):+.3f}, {float(x_t.std()):.3f}  "
+                 f"{_('(pure noise: 0, 1)')} |",
+                 f"| {_('correlation of x_t with x_0')} | {corr:.3f}  {_('(pure noise: 0)')} |"]
+    header = f"| {_('how far from pure noise')} | {_('at t = {t}').format(t=t)} |\n|---|---|\n"
+    return header + "\n".join(rows)
 
 
 def terminal_markdown(diffusion: GaussianDiffusion) -> str:
     T, snr_T = diffusion.num_timesteps, float(diffusion.snr[-1])
     signal = float(diffusion.sqrt_alphas_cumprod[-1])
     if snr_T > TERMINAL_SNR_WARNING:
-        return (f"⚠️ **Signal is left at t = T = {T}:** √ᾱ_T = {signal:.3f}, SNR = {10 * math.log10(snr_T):.1f} dB. "
-                "Sampling starts from pure N(0, I), which this schedule never reaches, so a model trained on it "
-                "meets inputs it has not seen. Raise T or β_T, or turn on rescaling.")
-    return f"✅ At t = T = {T} the image is gone: √ᾱ_T = {signal:.2g}, SNR = {10 * math.log10(snr_T):.0f} dB."
+        return _("⚠️ **Signal is left at t = T = {T}:** √ᾱ_T = {signal}, SNR = {snr_db} dB. "
+                 "Sampling starts from pure N(0, I), which this schedule never reaches, so a model trained on it "
+                 "meets inputs it has not seen. Raise T or β_T, or turn on rescaling.").format(
+            T=T, signal=f"{signal:.3f}", snr_db=f"{10 * math.log10(snr_T):.1f}")
+    return _("✅ At t = T = {T} the image is gone: √ᾱ_T = {signal}, SNR = {snr_db} dB.").format(
+        T=T, signal=f"{signal:.2g}", snr_db=f"{10 * math.log10(snr_T):.0f}")
 
 
 def strip_frames(image: ForwardImage, diffusion: GaussianDiffusion) -> list[tuple[np.ndarray, str]]:
@@ -137,7 +153,7 @@ def load(payload, resolution, colour, seed) -> ForwardImage | None:
         return None
     path = payload.get("path") if isinstance(payload, dict) else None
     if not path:
-        raise ValueError("The image did not arrive as a file; please upload it again.")
+        raise ValueError(_("The image did not arrive as a file; please upload it again."))
     resolution = integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
     seed = integer(seed, "Seed", 0, 2**31 - 1)
     x0 = load_image(path, resolution, channels=1 if colour == "grey" else 3)
@@ -170,7 +186,8 @@ def _images(image, t, curves, browser):
     other = curves[1] if len(curves) > 1 else None
     x_t_b = None if image is None or other is None else to_uint8(x_t_of(image, other[1], t))
     # gr.update, not gr.Image(value=...): a component built with a value encodes it on the spot.
-    label = f"x_{t} under the {other[0]} schedule" if other else "no comparison schedule"
+    label = (_("x_{t} under the {schedule} schedule").format(t=t, schedule=other[0]) if other
+             else _("no comparison schedule"))
     return x_t, gr.update(value=x_t_b, label=label)
 
 
@@ -179,14 +196,15 @@ def _views(image, t, curves, configs):
     diffusion = curves[0][1]
     x_t = x_t_of(image, diffusion, t) if image is not None else None
     histogram = None if x_t is None else plots.as_plot(plots.histogram_figure(x_t.numpy(), t))
-    return (plots.as_plot(plots.schedule_figure(schedule_curves(configs), curves, t)), histogram,
+    base = schedule_curves(configs, i18n.current())
+    return (plots.as_plot(plots.schedule_figure(base, curves, t)), histogram,
             equation_markdown(diffusion, t), stats_markdown(image, diffusion, t, x_t))
 
 
 @user_errors
 def images_at_t(image, t, compare, browser, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
     """Server-rendered x_t for both schedules (only when the browser does not compose them)."""
-    t, curves, _ = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    t, curves, _configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
     return _images(image, t, curves, browser)
 
 
@@ -212,7 +230,7 @@ def render_all(image, t, compare, browser, schedule, timesteps, beta_start, beta
 def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
     """API: x_t at t for the session's image, as an image, with its numbers."""
     if image is None:
-        raise ValueError("Load an image first (upload one or pick an example).")
+        raise ValueError(_("Load an image first (upload one or pick an example)."))
     config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
     diffusion = diffusion_for(config)
     t = _check_t(t, diffusion)
@@ -226,11 +244,11 @@ def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine
 def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
     """The same t reached by t single Markov steps (Eq. 2) and by the closed form (Eq. 4)."""
     if image is None:
-        raise ValueError("Load an image first (upload one or pick an example).")
+        raise ValueError(_("Load an image first (upload one or pick an example)."))
     diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
     t = _check_t(t, diffusion)
     if t == 0:
-        raise ValueError("Move t above 0: at t = 0 both routes are x_0 itself.")
+        raise ValueError(_("Move t above 0: at t = 0 both routes are x_0 itself."))
     generator = torch.Generator().manual_seed(image.seed + 1)  # a different ε than the main view
     start = time.perf_counter()
     chain = diffusion.q_sample_chain(image.x0[None], t, generator=generator)[0]
@@ -241,12 +259,15 @@ def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescal
     a, b = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.sqrt_one_minus_alphas_cumprod[t - 1])
     z_chain, z_closed = (chain - a * image.x0) / b, (closed - a * image.x0) / b
     n = z_chain.numel()
-    table = ("| route | mean of (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) | its std | time |\n|---|---|---|---|\n"
-             f"| {t} Markov steps, Eq. 2 | {float(z_chain.mean()):+.4f} | {float(z_chain.std()):.4f} | {chain_s * 1e3:.1f} ms |\n"
-             f"| closed form, Eq. 4 | {float(z_closed.mean()):+.4f} | {float(z_closed.std()):.4f} | {closed_s * 1e3:.2f} ms |\n"
-             f"| what both must give | 0 ± {2 / math.sqrt(n):.4f} | 1 ± {2 * math.sqrt(0.5 / n):.4f} | |\n\n"
-             "Both are draws from the same Gaussian, so the pictures differ pixel by pixel but agree in "
-             "distribution (the ± are two standard errors for this many pixels).")
+    table = (f"| {_('route')} | {_('mean of (x_t − √ᾱ_t x_0)/√(1−ᾱ_t)')} | {_('its std')} | {_('time')} |\n"
+             "|---|---|---|---|\n"
+             f"| {_('{t} Markov steps, Eq. 2').format(t=t)} | {float(z_chain.mean()):+.4f} | "
+             f"{float(z_chain.std()):.4f} | {chain_s * 1e3:.1f} ms |\n"
+             f"| {_('closed form, Eq. 4')} | {float(z_closed.mean()):+.4f} | {float(z_closed.std()):.4f} | "
+             f"{closed_s * 1e3:.2f} ms |\n"
+             f"| {_('what both must give')} | 0 ± {2 / math.sqrt(n):.4f} | 1 ± {2 * math.sqrt(0.5 / n):.4f} | |\n\n"
+             + _("Both are draws from the same Gaussian, so the pictures differ pixel by pixel but agree in "
+                 "distribution (the ± are two standard errors for this many pixels)."))
     figure = plots.residual_figure(z_chain.numpy(), z_closed.numpy(), t)
     return to_uint8(chain), to_uint8(closed), table, plots.as_plot(figure)
 
@@ -271,52 +292,50 @@ def build(demo: gr.Blocks) -> None:
     state = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            image_in = gr.Image(value=DEFAULT_IMAGE, label="x₀: your image (upload or paste)", type="filepath",
+            image_in = gr.Image(value=DEFAULT_IMAGE, label=L("x₀: your image (upload or paste)"), type="filepath",
                                 sources=["upload", "clipboard"], height=220, elem_id="fwd-image")
-            examples = gr.Examples(EXAMPLES, inputs=image_in, label="Bundled examples", examples_per_page=8)
+            examples = gr.Examples(EXAMPLES, inputs=image_in, label=L("Bundled examples"), examples_per_page=8)
             with gr.Row():
                 resolution = gr.Slider(MIN_RESOLUTION, MAX_RESOLUTION, value=256, step=32,
-                                       label="Working resolution (px)", elem_id="fwd-res")
-                colour = gr.Radio(["colour", "grey"], value="colour", label="Channels", elem_id="fwd-colour")
+                                       label=L("Working resolution (px)"), elem_id="fwd-res")
+                colour = gr.Radio(["colour", "grey"], value="colour", label=L("Channels"), elem_id="fwd-colour")
             controls = build_schedule_controls("fwd")
-            compare = gr.Dropdown(["none"] + sorted(SCHEDULES), value="cosine", label="Compare with schedule",
+            compare = gr.Dropdown(["none"] + sorted(SCHEDULES), value="cosine", label=L("Compare with schedule"),
                                   elem_id="fwd-compare")
             with gr.Row():
-                seed = gr.Number(0, label="Noise seed", precision=0, minimum=0, elem_id="fwd-seed")
-                noise_btn = gr.Button("🎲 New noise", elem_id="fwd-noise")
-            browser_mode = gr.Checkbox(True, label="Compose x_t in the browser (instant scrubbing)",
+                seed = gr.Number(0, label=L("Noise seed"), precision=0, minimum=0, elem_id="fwd-seed")
+                noise_btn = gr.Button(L("🎲 New noise"), elem_id="fwd-noise")
+            browser_mode = gr.Checkbox(True, label=L("Compose x_t in the browser (instant scrubbing)"),
                                        elem_id="fwd-browser")
         with gr.Column(scale=3, min_width=420):
-            t = gr.Slider(0, 1000, value=250, step=1, label="t (0 = clean image, T = pure noise)", elem_id="fwd-t")
+            t = gr.Slider(0, 1000, value=250, step=1, label=L("t (0 = clean image, T = pure noise)"), elem_id="fwd-t")
             t_settled = gr.Number(250, label="t", visible=False)  # the t the server's views show
             t_server = gr.Number(250, label="t", visible=False)   # the t of the server's x_t (server mode)
             released = gr.Checkbox(True, visible=False)           # tells VIEWS_JS the pointer let go
             scrub_view = gr.HTML(None, html_template=scrub.HTML_TEMPLATE, css_template=scrub.CSS_TEMPLATE,
                                  js_on_load=scrub.JS_ON_LOAD, elem_id="fwd-scrub")
             with gr.Row():
-                x_t_img = gr.Image(label="x_t (server)", format="jpeg", interactive=False, visible=False,
+                x_t_img = gr.Image(label=L("x_t (server)"), format="jpeg", interactive=False, visible=False,
                                    buttons=["download"], elem_id="fwd-xt")
-                x_t_b_img = gr.Image(label="x_t under the comparison schedule", format="jpeg", interactive=False,
+                x_t_b_img = gr.Image(label=L("x_t under the comparison schedule"), format="jpeg", interactive=False,
                                      visible=False, buttons=[], elem_id="fwd-xt-b")
-            equation = gr.Markdown(latex_delimiters=LATEX, label="equation", elem_id="fwd-equation")
+            equation = gr.Markdown(latex_delimiters=LATEX, label=L("equation"), elem_id="fwd-equation")
             with gr.Row():
-                stats = gr.Markdown(label="statistics", elem_id="fwd-stats")
-                histogram = gr.Plot(label="Pixel histogram", elem_id="fwd-hist", show_label=False)
-            terminal = gr.Markdown(label="terminal check", elem_id="fwd-terminal")
-    strip = gr.Gallery(label="x_t at evenly spaced t", columns=STRIP_FRAMES, rows=1, height=190,
+                stats = gr.Markdown(label=L("statistics"), elem_id="fwd-stats")
+                histogram = gr.Plot(label=L("Pixel histogram"), elem_id="fwd-hist", show_label=False)
+            terminal = gr.Markdown(label=L("terminal check"), elem_id="fwd-terminal")
+    strip = gr.Gallery(label=L("x_t at evenly spaced t"), columns=STRIP_FRAMES, rows=1, height=190,
                        object_fit="contain", format="jpeg", allow_preview=True, elem_id="fwd-strip")
-    schedule_plot = gr.Plot(label="Schedule curves", elem_id="fwd-curves")
+    schedule_plot = gr.Plot(label=L("Schedule curves"), elem_id="fwd-curves")
     code_panels.build("q_sample")
-    with gr.Accordion("Markov chain vs closed form: reach t by t single steps, or in one", open=False):
-        gr.Markdown("Eq. 2 adds a little noise t times: $x_s = \\sqrt{1-\\beta_s}\\,x_{s-1} + \\sqrt{\\beta_s}\\,\\epsilon_s$. "
-                    "Eq. 4 jumps straight to $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$. "
-                    "Both give the same distribution.", latex_delimiters=LATEX)
-        chain_btn = gr.Button("Run both routes at the current t", elem_id="fwd-chain-btn")
+    with gr.Accordion(L("Markov chain vs closed form: reach t by t single steps, or in one"), open=False):
+        gr.Markdown(i18n.bilingual(MARKOV_EN, MARKOV_KO), latex_delimiters=LATEX)
+        chain_btn = gr.Button(L("Run both routes at the current t"), elem_id="fwd-chain-btn")
         with gr.Row():
-            chain_img = gr.Image(label="t Markov steps (Eq. 2)", format="png", interactive=False, elem_id="fwd-chain")
-            closed_img = gr.Image(label="closed form (Eq. 4)", format="png", interactive=False, elem_id="fwd-closed")
-            chain_plot = gr.Plot(label="residuals", show_label=False, elem_id="fwd-chain-plot")
-        chain_table = gr.Markdown(label="chain statistics", elem_id="fwd-chain-table")
+            chain_img = gr.Image(label=L("t Markov steps (Eq. 2)"), format="png", interactive=False, elem_id="fwd-chain")
+            closed_img = gr.Image(label=L("closed form (Eq. 4)"), format="png", interactive=False, elem_id="fwd-closed")
+            chain_plot = gr.Plot(label=L("residuals"), show_label=False, elem_id="fwd-chain-plot")
+        chain_table = gr.Markdown(label=L("chain statistics"), elem_id="fwd-chain-table")
         code_panels.build("q_step")
 
     sched_inputs = controls.inputs

@@ -124,8 +124,9 @@ def message(text: str) -> str:
     for pattern, korean in KO_MESSAGES:
         match = pattern.fullmatch(text)
         if match:
-            # A captured name the catalogue knows ("Seed", "Resolution") is translated too.
-            parts = [KO.get(part, part) if part is not None else "" for part in match.groups()]
+            # A captured name the catalogue knows ("Seed", "Resolution") is translated too, and so is a
+            # captured message ("…: T must be from 1 to 4000, got 0") that a pattern knows.
+            parts = [KO.get(part) or message(part) if part else "" for part in match.groups()]
             return re.sub(r"\\(\d)", lambda m: parts[int(m.group(1)) - 1], korean)
     return text
 

@@ -17,6 +17,7 @@ from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, reverse_2d, train_2d
 from ddpm_core.mlp import DenoiserMLP
 from ui import plots, plots2d
 from ui.errors import user_errors
+from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
 
 SHAPE_CHOICES = [("two moons", "two_moons"), ("swiss roll", "swiss_roll"), ("circles", "circles"),
@@ -87,7 +88,8 @@ def show_forward(name, image, word, points, seed, schedule, timesteps, beta_star
     n = integer(points, "Number of points", 2, MAX_SHOWN)
     diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
     frames = forward_frames(diffusion, shape.sample(n), shape.seed)
-    title = f"Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {diffusion.num_timesteps} times to {n:,} points"
+    title = _("Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {T} times to {n} points").format(
+        T=diffusion.num_timesteps, n=f"{n:,}")
     return plots.as_plot(plots2d.cloud_animation(frames, title)), shape
 
 
@@ -104,15 +106,16 @@ def _train_config(steps, batch_size, lr, ema_decay, seed) -> Train2DConfig:
 def _status(step: int, steps: int, loss: float, elapsed: float) -> str:
     rate = step / elapsed if elapsed > 0 else 0.0
     eta = (steps - step) / rate if rate > 0 else 0.0
-    return (f"**Training** step {step:,} / {steps:,} · loss {loss:.4f} · {rate:,.0f} steps/s · "
-            f"{elapsed:.1f} s elapsed · about {eta:.0f} s left")
+    return _("**Training** step {step} / {steps} · loss {loss} · {rate} steps/s · {elapsed} s elapsed · "
+             "about {eta} s left").format(step=f"{step:,}", steps=f"{steps:,}", loss=f"{loss:.4f}",
+                                          rate=f"{rate:,.0f}", elapsed=f"{elapsed:.1f}", eta=f"{eta:.0f}")
 
 
 @user_errors
 def train(shape: Shape | None, steps, batch_size, lr, ema_decay, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
     """Stream the loss curve while the MLP trains; the session keeps the EMA model (also after Stop)."""
     if shape is None:
-        raise ValueError("Choose a shape first.")
+        raise ValueError(_("Choose a shape first."))
     config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
     train_config = _train_config(steps, batch_size, lr, ema_decay, seed)
     data = shape.sample(TRAIN_POINTS, seed_offset=1)
@@ -152,7 +155,7 @@ def reverse_frames(trained: Trained, n: int, seed: int, field: bool, progress=No
             arrows = _score_field(trained.model, diffusion, t) if field else None
             frames.append(plots2d.Frame(t, x.numpy(), list(np.stack(paths, 1)), arrows))
         if progress is not None and t % 50 == 0:
-            progress(1 - t / diffusion.num_timesteps, desc=f"sampling, t = {t}")
+            progress(1 - t / diffusion.num_timesteps, desc=_("sampling, t = {t}").format(t=t))
     return frames
 
 
@@ -162,20 +165,23 @@ def fit_markdown(generated: torch.Tensor, shape: Shape) -> str:
     swd, floor = sliced_wasserstein(generated, real), sliced_wasserstein(other, real)
     energy, energy_floor = energy_distance(generated, real), energy_distance(other, real)
     ratio = swd / floor
-    verdict = "✅ within 2× of the noise floor" if ratio <= 2 else "⏳ train longer to get within 2× of the floor"
-    return ("| 2,000 points | sliced Wasserstein | energy distance |\n|---|---|---|\n"
-            f"| generated ↔ fresh data | {swd:.4f} | {energy:.5f} |\n"
-            f"| data ↔ fresh data (noise floor) | {floor:.4f} | {energy_floor:.5f} |\n"
-            f"| ratio | **{ratio:.2f}×** | {energy / max(energy_floor, 1e-12):.2f}× |\n\n{verdict}")
+    verdict = (_("✅ within 2× of the noise floor") if ratio <= 2
+               else _("⏳ train longer to get within 2× of the floor"))
+    header = (_("2,000 points"), _("sliced Wasserstein"), _("energy distance"))
+    return (f"| {header[0]} | {header[1]} | {header[2]} |\n|---|---|---|\n"
+            f"| {_('generated ↔ fresh data')} | {swd:.4f} | {energy:.5f} |\n"
+            f"| {_('data ↔ fresh data (noise floor)')} | {floor:.4f} | {energy_floor:.5f} |\n"
+            f"| {_('ratio')} | **{ratio:.2f}×** | {energy / max(energy_floor, 1e-12):.2f}× |\n\n{verdict}")
 
 
 @user_errors
 def sample(trained: Trained | None, shape: Shape | None, seed, field, progress=gr.Progress()):
     """Sample 2,000 points from N(0, I) back to the shape (Algorithm 2) and score the fit."""
     if trained is None or shape is None:
-        raise ValueError("Train the model first (press Train).")
+        raise ValueError(_("Train the model first (press Train)."))
     frames = reverse_frames(trained, METRIC_POINTS, integer(seed, "Seed", 0, 2**31 - 1) + 7, bool(field), progress)
-    title = f"Reverse: p<sub>θ</sub>(x<sub>t−1</sub> | x<sub>t</sub>) from N(0, I), after {trained.steps:,} training steps"
+    title = _("Reverse: p<sub>θ</sub>(x<sub>t−1</sub> | x<sub>t</sub>) from N(0, I), after {steps} training "
+              "steps").format(steps=f"{trained.steps:,}")
     figure = plots2d.cloud_animation(frames, title, colour=plots.ORANGE)
     return plots.as_plot(figure), fit_markdown(torch.from_numpy(frames[-1].points), shape)
 
@@ -191,35 +197,36 @@ def build(demo: gr.Blocks) -> None:
     shape_state, trained_state = gr.State(None), gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            shape = gr.Dropdown(SHAPE_CHOICES, value="two_moons", label="Shape", elem_id="lab-shape")
-            image = gr.Image(label="Your image: its dark pixels become points", type="filepath", visible=False,
+            shape = gr.Dropdown(SHAPE_CHOICES, value="two_moons", label=L("Shape"), elem_id="lab-shape")
+            image = gr.Image(label=L("Your image: its dark pixels become points"), type="filepath", visible=False,
                              sources=["upload", "clipboard"], height=180, elem_id="lab-image")
-            word = gr.Textbox("DDPM", label="Your word", max_length=16, visible=False, elem_id="lab-word")
+            word = gr.Textbox("DDPM", label=L("Your word"), max_length=16, visible=False, elem_id="lab-word")
             with gr.Row():
-                points = gr.Slider(500, MAX_SHOWN, value=2000, step=100, label="Points", elem_id="lab-points")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="lab-seed")
+                points = gr.Slider(500, MAX_SHOWN, value=2000, step=100, label=L("Points"), elem_id="lab-points")
+                seed = gr.Number(0, label=L("Seed"), precision=0, minimum=0, elem_id="lab-seed")
             controls = build_schedule_controls("lab")
-            with gr.Accordion("Training settings", open=False):
+            with gr.Accordion(L("Training settings"), open=False):
                 with gr.Row():
-                    steps = gr.Slider(100, 20_000, value=Train2DConfig.steps, step=100, label="Steps",
+                    steps = gr.Slider(100, 20_000, value=Train2DConfig.steps, step=100, label=L("Steps"),
                                       elem_id="lab-steps")
-                    batch = gr.Slider(64, 4096, value=Train2DConfig.batch_size, step=64, label="Batch size",
+                    batch = gr.Slider(64, 4096, value=Train2DConfig.batch_size, step=64, label=L("Batch size"),
                                       elem_id="lab-batch")
                 with gr.Row():
-                    lr = gr.Number(Train2DConfig.lr, label="Learning rate (cosine decay)", elem_id="lab-lr")
-                    ema = gr.Number(Train2DConfig.ema_decay, label="EMA decay", elem_id="lab-ema")
+                    lr = gr.Number(Train2DConfig.lr, label=L("Learning rate (cosine decay)"), elem_id="lab-lr")
+                    ema = gr.Number(Train2DConfig.ema_decay, label=L("EMA decay"), elem_id="lab-ema")
             with gr.Row():
-                train_btn = gr.Button("Train", variant="primary", elem_id="lab-train")
-                stop_btn = gr.Button("Stop", elem_id="lab-stop")
-                sample_btn = gr.Button("Sample again", elem_id="lab-sample")
-            field = gr.Checkbox(False, label="Show the learned score field −ε̂/√(1−ᾱ_t)", elem_id="lab-field")
-            status = gr.Markdown("Press **Train**: a small MLP learns ε in about 15 seconds.",
-                                 label="training status", elem_id="lab-status")
-            loss_plot = gr.Plot(label="Training loss", show_label=False, elem_id="lab-loss")
+                train_btn = gr.Button(L("Train"), variant="primary", elem_id="lab-train")
+                stop_btn = gr.Button(L("Stop"), elem_id="lab-stop")
+                sample_btn = gr.Button(L("Sample again"), elem_id="lab-sample")
+            field = gr.Checkbox(False, label=L("Show the learned score field −ε̂/√(1−ᾱ_t)"),
+                                elem_id="lab-field")
+            status = gr.Markdown(L("Press **Train**: a small MLP learns ε in about 15 seconds."),
+                                 label=L("training status"), elem_id="lab-status")
+            loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="lab-loss")
         with gr.Column(scale=3, min_width=420):
-            forward_plot = gr.Plot(label="Forward process", show_label=False, elem_id="lab-forward")
-            reverse_plot = gr.Plot(label="Reverse process", show_label=False, elem_id="lab-reverse")
-            fit = gr.Markdown(label="fit", elem_id="lab-fit")
+            forward_plot = gr.Plot(label=L("Forward process"), show_label=False, elem_id="lab-forward")
+            reverse_plot = gr.Plot(label=L("Reverse process"), show_label=False, elem_id="lab-reverse")
+            fit = gr.Markdown(label=L("fit"), elem_id="lab-fit")
 
     shape_inputs = [shape, image, word, points, seed, *controls.inputs]
     forward = dict(fn=show_forward, inputs=shape_inputs, outputs=[forward_plot, shape_state], preprocess=False,

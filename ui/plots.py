@@ -4,6 +4,9 @@ Figures are built as plain plotly.js JSON (dicts) rather than `plotly.graph_obje
 validate every property and cost 40–120 ms a figure, too slow for a slider. `as_plot` hands a dict to
 `gr.Plot`. The schedule curves, which change only with the schedule, are built once (`schedule_curves`)
 and each t adds only its markers (`schedule_figure`).
+
+Every word in a figure goes through `_()`: the builders run inside a callback, which sets the request's
+language. Nothing here is cached; a caller that caches a figure must key it by `i18n.current()` too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 from gradio.components.plot import PlotData
 
 from ddpm_core.diffusion import GaussianDiffusion
+from ui.i18n import _
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
 BLUE, ORANGE, GREEN, VERMILLION, SKY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9"
@@ -25,7 +29,7 @@ HIST_BINS = 80
 FONT = {"family": "Source Sans Pro, Arial, sans-serif", "size": 14, "color": "#111"}
 AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#999", "linecolor": "#444", "showline": True, "ticks": "outside"}
 
-# The four panels: (key, x axis, y axis, x domain, y domain, title).
+# The four panels: (key, x axis, y axis, x domain, y domain, title); titles with words go through `_()` when drawn.
 PANELS = [
     ("beta", "x", "y", [0.0, 0.44], [0.64, 1.0], "β<sub>t</sub> (log scale)"),
     ("abar", "x2", "y2", [0.56, 1.0], [0.64, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
@@ -84,7 +88,7 @@ def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
     }
     for (label, diffusion), (colour, dash) in zip(curves, SCHEDULE_STYLES):
         for key, (x, y) in _panel_values(diffusion).items():
-            _, xaxis, yaxis, *_ = next(p for p in PANELS if p[0] == key)
+            _key, xaxis, yaxis, *_rest = next(p for p in PANELS if p[0] == key)
             data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "xaxis": xaxis, "yaxis": yaxis,
                          "name": label, "legendgroup": label, "showlegend": key == "beta",
                          "line": {"color": colour, "dash": dash, "width": 2.5},
@@ -93,13 +97,13 @@ def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
         x_anchor, y_anchor = yaxis, xaxis
         layout[_axis_name(xaxis)] = {**AXIS, "domain": xdomain, "anchor": x_anchor, "title": {"text": "t"}}
         layout[_axis_name(yaxis)] = {**AXIS, "domain": ydomain, "anchor": y_anchor}
-        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
+        layout["annotations"].append({"text": _(title), "showarrow": False, "xref": "paper", "yref": "paper",
                                       "x": sum(xdomain) / 2, "y": ydomain[1] + 0.02, "xanchor": "center",
                                       "yanchor": "bottom", "font": {"size": 15}})
     # β spans 1e-4 … 0.999 (cosine's clip): only a log axis shows every schedule's shape.
     layout["yaxis"].update(type="log", exponentformat="power")
-    layout["xaxis3"].update(title={"text": "√(1−ᾱ<sub>t</sub>)  (noise)"}, range=[-0.03, 1.03], constrain="domain")
-    layout["yaxis3"].update(title={"text": "√ᾱ<sub>t</sub>  (signal)"}, range=[-0.03, 1.03],
+    layout["xaxis3"].update(title={"text": _("√(1−ᾱ<sub>t</sub>)  (noise)")}, range=[-0.03, 1.03], constrain="domain")
+    layout["yaxis3"].update(title={"text": _("√ᾱ<sub>t</sub>  (signal)")}, range=[-0.03, 1.03],
                             scaleanchor="x3", constrain="domain")
     return {"data": data, "layout": layout}
 
@@ -107,16 +111,17 @@ def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
 def schedule_figure(base: dict, curves: list[tuple[str, GaussianDiffusion]], t: int) -> dict:
     """`base` (from schedule_curves) with a marker at step t on every curve and a line at t."""
     markers = []
-    for (label, diffusion), (colour, _) in zip(curves, SCHEDULE_STYLES):
+    for (label, diffusion), (colour, _dash) in zip(curves, SCHEDULE_STYLES):
         for key, (x, y) in _marker_values(diffusion, t).items():
-            _, xaxis, yaxis, *_ = next(p for p in PANELS if p[0] == key)
+            _key, xaxis, yaxis, *_rest = next(p for p in PANELS if p[0] == key)
             markers.append({"type": "scatter", "mode": "markers", "x": [x], "y": [y], "xaxis": xaxis,
                             "yaxis": yaxis, "showlegend": False, "legendgroup": label,
                             "marker": {"color": colour, "size": 12, "line": {"color": "black", "width": 1.5}},
-                            "hovertemplate": f"{label} at t={t}<br>%{{y:.4g}}<extra></extra>"})
+                            "hovertemplate": _("{label} at t={t}").format(label=label, t=t)
+                            + "<br>%{y:.4g}<extra></extra>"})
     lines = [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1, "xref": xaxis, "yref": f"{yaxis} domain",
               "line": {"color": VERMILLION, "width": 1.5, "dash": "dot"}}
-             for key, xaxis, yaxis, *_ in PANELS if key != "circle"]
+             for key, xaxis, yaxis, *_rest in PANELS if key != "circle"]
     return {"data": base["data"] + markers, "layout": {**base["layout"], "shapes": lines}}
 
 
@@ -127,7 +132,7 @@ def standard_normal_pdf(x: np.ndarray) -> np.ndarray:
 def density_bars(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Histogram of `values` as a density on [−4, 4] (outliers in the end bins): centres, heights, width."""
     edges = np.linspace(-HIST_RANGE, HIST_RANGE, HIST_BINS + 1)
-    counts, _ = np.histogram(np.clip(values, -HIST_RANGE, HIST_RANGE), bins=edges)
+    counts, _edges = np.histogram(np.clip(values, -HIST_RANGE, HIST_RANGE), bins=edges)
     width = edges[1] - edges[0]
     return (edges[:-1] + edges[1:]) / 2, counts / max(values.size, 1) / width, width
 
@@ -144,29 +149,31 @@ def _density_layout(title: str, xtitle: str) -> dict:
             "legend": {"x": 0.99, "xanchor": "right", "y": 0.98, "bgcolor": "rgba(255,255,255,0.7)"},
             "title": {"text": title, "x": 0.02, "font": {"size": 15}},
             "xaxis": {**AXIS, "title": {"text": xtitle}, "range": [-HIST_RANGE, HIST_RANGE]},
-            "yaxis": {**AXIS, "title": {"text": "density"}, "rangemode": "tozero"}}
+            "yaxis": {**AXIS, "title": {"text": _("density")}, "rangemode": "tozero"}}
 
 
 def histogram_figure(x_t: np.ndarray, t: int) -> dict:
     """Pixel histogram of x_t in the model's space against the N(0, 1) density."""
     centres, density, width = density_bars(x_t.ravel())
     bars = {"type": "bar", "x": centres.round(4).tolist(), "y": density.round(5).tolist(), "width": width,
-            "name": f"pixels of x<sub>{t}</sub>", "marker": {"color": SKY, "line": {"width": 0}}}
+            "name": _("pixels of x<sub>{t}</sub>").format(t=t), "marker": {"color": SKY, "line": {"width": 0}}}
     return {"data": [bars, _normal_curve()],
-            "layout": _density_layout(f"Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)", "value")}
+            "layout": _density_layout(_("Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)").format(t=t),
+                                      _("value"))}
 
 
 def residual_figure(z_chain: np.ndarray, z_closed: np.ndarray, t: int) -> dict:
     """Standardised residuals (x_t − √ᾱ_t x_0)/√(1−ᾱ_t) of both routes against N(0, 1)."""
     data = []
-    for values, name, colour in ((z_chain, f"{t} Markov steps", ORANGE), (z_closed, "closed form", BLUE)):
-        centres, density, _ = density_bars(values.ravel())
+    routes = ((z_chain, _("{t} Markov steps").format(t=t), ORANGE), (z_closed, _("closed form"), BLUE))
+    for values, name, colour in routes:
+        centres, density, _width = density_bars(values.ravel())
         data.append({"type": "scatter", "mode": "lines", "x": centres.round(4).tolist(),
                      "y": density.round(5).tolist(), "name": name,
                      "line": {"shape": "hvh", "color": colour, "width": 2.5}})
-    data.append(_normal_curve("N(0, 1), what both must follow"))
+    data.append(_normal_curve(_("N(0, 1), what both must follow")))
     title = "(x<sub>t</sub> − √ᾱ<sub>t</sub> x<sub>0</sub>) / √(1−ᾱ<sub>t</sub>)"
-    return {"data": data, "layout": _density_layout(title, "standardised residual")}
+    return {"data": data, "layout": _density_layout(title, _("standardised residual"))}
 
 
 def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title: str = "") -> dict:
@@ -175,19 +182,20 @@ def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title
     change = [None if i == 0 else round(float(v), 6) for i, v in enumerate(x0_change)]  # no change at the first
     return {
         "data": [{"type": "scatter", "mode": "lines+markers" if len(x) <= 60 else "lines", "x": x,
-                  "y": [round(float(v), 5) for v in std], "name": "std of x<sub>t</sub>",
+                  "y": [round(float(v), 5) for v in std], "name": _("std of x<sub>t</sub>"),
                   "line": {"color": BLUE, "width": 3}},
                  {"type": "scatter", "mode": "lines+markers" if len(x) <= 60 else "lines", "x": x, "y": change,
-                  "name": "RMS change of x̂<sub>0</sub>", "yaxis": "y2",
+                  "name": _("RMS change of x̂<sub>0</sub>"), "yaxis": "y2",
                   "line": {"color": VERMILLION, "width": 2, "dash": "dash"}}],
         "layout": {"height": 300, "font": FONT, "margin": {"l": 54, "r": 60, "t": 40, "b": 44},
                    "plot_bgcolor": "white", "paper_bgcolor": "white",
                    "legend": {"x": 0.02, "y": 0.02, "bgcolor": "rgba(255,255,255,0.8)"},
-                   "title": {"text": title or "Per reverse step", "x": 0.02},
-                   "xaxis": {**AXIS, "title": {"text": "t (the chain runs from T down to 0)"}, "autorange": "reversed"},
-                   "yaxis": {**AXIS, "title": {"text": "std of x<sub>t</sub>"}, "rangemode": "tozero",
+                   "title": {"text": title or _("Per reverse step"), "x": 0.02},
+                   "xaxis": {**AXIS, "title": {"text": _("t (the chain runs from T down to 0)")},
+                             "autorange": "reversed"},
+                   "yaxis": {**AXIS, "title": {"text": _("std of x<sub>t</sub>")}, "rangemode": "tozero",
                              "color": BLUE},
-                   "yaxis2": {**AXIS, "title": {"text": "RMS Δx̂<sub>0</sub> (log)"}, "overlaying": "y",
+                   "yaxis2": {**AXIS, "title": {"text": _("RMS Δx̂<sub>0</sub> (log)")}, "overlaying": "y",
                               "side": "right", "type": "log", "showgrid": False, "color": VERMILLION,
                               "dtick": 1, "exponentformat": "power"}},
     }
@@ -211,7 +219,7 @@ def _bound_layout(title: str, xtitle: str, ytitle: str, height: int = 320) -> di
 
 def bound_terms_figure(bound, T: int, title: str = "") -> dict:
     """Each term of the bound over t (log scale): L_0 at t = 1, the KL terms L_{t−1}, and L_T beside T."""
-    t, bits, _ = _bound_columns(bound, T)
+    t, bits, _rmse = _bound_columns(bound, T)
     first = t <= 1.0
     keep = lambda a: [round(float(v), 7) for v in a]  # noqa: E731
     prior = float(bound.prior.double().mean())
@@ -219,12 +227,12 @@ def bound_terms_figure(bound, T: int, title: str = "") -> dict:
              "y": keep(np.maximum(bits[~first], 1e-9)), "name": "L<sub>t−1</sub> (KL)",
              "line": {"color": BLUE, "width": 2}, "marker": {"size": 5}},
             {"type": "scatter", "mode": "markers", "x": keep(t[first]), "y": keep(np.maximum(bits[first], 1e-9)),
-             "name": "L<sub>0</sub> (decoder)", "marker": {"color": VERMILLION, "size": 12, "symbol": "diamond"}},
+             "name": _("L<sub>0</sub> (decoder)"), "marker": {"color": VERMILLION, "size": 12, "symbol": "diamond"}},
             {"type": "scatter", "mode": "markers", "x": [T], "y": [max(prior, 1e-9)],
              "name": f"L<sub>T</sub> = {prior:.1e}", "marker": {"color": GREEN, "size": 12, "symbol": "square"}}]
     if not bound.exact:
-        data[0]["name"] = "L<sub>t−1</sub> (mean of the sampled t, per stratum)"
-    layout = _bound_layout(title or "Bits per dimension of each term", "t", "bits/dim (log scale)")
+        data[0]["name"] = _("L<sub>t−1</sub> (mean of the sampled t, per stratum)")
+    layout = _bound_layout(title or _("Bits per dimension of each term"), "t", _("bits/dim (log scale)"))
     layout["xaxis"]["type"] = "log"
     layout["yaxis"].update({"type": "log", "exponentformat": "power"})
     return {"data": data, "layout": layout}
@@ -232,12 +240,13 @@ def bound_terms_figure(bound, T: int, title: str = "") -> dict:
 
 def cumulative_bits_figure(bound, T: int) -> dict:
     """Bits received so far as the chain is decoded from t = T down to 1 (L_T first), against t."""
-    t, _, _ = _bound_columns(bound, T)
+    t, _bits, _rmse = _bound_columns(bound, T)
     rate = bound.rate().double().mean(0).numpy()
     prior = float(bound.prior.double().mean())
     x = [T, *[round(float(v), 2) for v in t]]
     y = [round(prior, 7), *[round(float(v), 7) for v in rate]]
-    layout = _bound_layout("Cumulative bits, decoding from T down", "t (from T down to 1)", "bits/dim so far", 300)
+    layout = _bound_layout(_("Cumulative bits, decoding from T down"), _("t (from T down to 1)"), _("bits/dim so far"),
+                           300)
     layout["xaxis"].update({"autorange": "reversed"})
     layout["yaxis"]["rangemode"] = "tozero"
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "L<sub>T</sub> + Σ<sub>s≥t</sub>",
@@ -246,13 +255,13 @@ def cumulative_bits_figure(bound, T: int) -> dict:
 
 def rate_distortion_figure(bound) -> dict:
     """Distortion (RMSE of x̂_0 on 0–255) against the rate (bits/dim received), as in Ho et al. Fig. 5."""
-    t, _, rmse = _bound_columns(bound, 0)
+    t, _bits, rmse = _bound_columns(bound, 0)
     rate = bound.rate().double().mean(0).numpy()
-    layout = _bound_layout("Rate–distortion", "rate: bits/dim received", "distortion: RMSE of x̂<sub>0</sub> (0–255)",
-                           300)
+    layout = _bound_layout(_("Rate–distortion"), _("rate: bits/dim received"),
+                           _("distortion: RMSE of x̂<sub>0</sub> (0–255)"), 300)
     layout["yaxis"]["rangemode"] = "tozero"
     layout["xaxis"]["rangemode"] = "tozero"
     return {"data": [{"type": "scatter", "mode": "lines", "x": [round(float(v), 7) for v in rate],
                       "y": [round(float(v), 4) for v in rmse], "text": [f"t = {v:.0f}" for v in t],
-                      "hovertemplate": "%{text}<br>%{x:.3f} bits/dim<br>RMSE %{y:.2f}<extra></extra>",
+                      "hovertemplate": "%{text}<br>%{x:.3f} " + _("bits/dim") + "<br>RMSE %{y:.2f}<extra></extra>",
                       "line": {"color": VERMILLION, "width": 3}, "showlegend": False}], "layout": layout}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ui.i18n import _
 from ui.plots import AXIS, BLUE, FONT, GREEN, ORANGE, VERMILLION, standard_normal_pdf
 
 LIMIT = 4.0          # the view is [−4, 4]²: unit-scale data and N(0, I) fit inside
@@ -71,14 +72,14 @@ def _frame_traces(frame: Frame, colour: str) -> list[dict]:
     arrow_x, arrow_y = _arrows(frame.field)
     return [
         {"type": "scatter", "mode": "markers", "x": _round(frame.points[:, 0]), "y": _round(frame.points[:, 1]),
-         "marker": {"size": 3.5, "color": colour, "opacity": 0.55}, "name": "points", "hoverinfo": "skip"},
+         "marker": {"size": 3.5, "color": colour, "opacity": 0.55}, "name": _("points"), "hoverinfo": "skip"},
         {"type": "bar", "x": top_x, "y": top_y, "xaxis": "x", "yaxis": "y2", "marker": {"color": colour},
-         "name": "marginal of x₁", "showlegend": False, "hoverinfo": "skip"},
+         "name": _("marginal of x₁"), "showlegend": False, "hoverinfo": "skip"},
         {"type": "bar", "x": right_x, "y": right_y, "xaxis": "x2", "yaxis": "y", "orientation": "h",
-         "marker": {"color": colour}, "name": "marginal of x₂", "showlegend": False, "hoverinfo": "skip"},
-        {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "name": "a few particles' paths",
+         "marker": {"color": colour}, "name": _("marginal of x₂"), "showlegend": False, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "name": _("a few particles' paths"),
          "line": {"color": "#222", "width": 1}, "opacity": 0.75, "hoverinfo": "skip"},
-        {"type": "scatter", "mode": "lines", "x": arrow_x, "y": arrow_y, "name": "score −ε̂/√(1−ᾱ_t)",
+        {"type": "scatter", "mode": "lines", "x": arrow_x, "y": arrow_y, "name": _("score −ε̂/√(1−ᾱ_t)"),
          "line": {"color": GREEN, "width": 1.5}, "hoverinfo": "skip", "visible": bool(arrow_x)},
     ]
 
@@ -92,7 +93,7 @@ def _static_traces() -> list[dict]:
     pdf = _round(standard_normal_pdf(grid), 4)
     style = {"color": VERMILLION, "width": 2, "dash": "dash"}
     return [
-        {"type": "scatter", "mode": "lines", "x": cx, "y": cy, "name": "N(0, I) at 1, 2, 3 σ", "line": style,
+        {"type": "scatter", "mode": "lines", "x": cx, "y": cy, "name": _("N(0, I) at 1, 2, 3 σ"), "line": style,
          "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": _round(grid), "y": pdf, "xaxis": "x", "yaxis": "y2",
          "line": style, "showlegend": False, "hoverinfo": "skip"},
@@ -143,8 +144,8 @@ def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height:
                      "currentvalue": {"prefix": "t = ", "font": {"size": 16}}, "pad": {"t": 40}}],
         "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
                          "yanchor": "top", "pad": {"t": 40, "r": 10}, "showactive": False, "buttons": [
-                             {"label": "▶ Play", "method": "animate", "args": _animate_args(None, 150)},
-                             {"label": "❚❚ Pause", "method": "animate", "args": [[None], {
+                             {"label": _("▶ Play"), "method": "animate", "args": _animate_args(None, 150)},
+                             {"label": _("❚❚ Pause"), "method": "animate", "args": [[None], {
                                  "mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                  "transition": {"duration": 0}}]}]}],
     }
@@ -160,14 +161,14 @@ def loss_figure(steps: list[int], losses: list[float], smoothing: float = 0.98) 
     every = max(1, len(steps) // 1500)  # keep the page light on long runs
     return {
         "data": [{"type": "scatter", "mode": "lines", "x": steps[::every], "y": _round(losses[::every], 5),
-                  "name": "loss", "line": {"color": "#9ecae1", "width": 1}},
+                  "name": _("loss"), "line": {"color": "#9ecae1", "width": 1}},
                  {"type": "scatter", "mode": "lines", "x": steps[::every], "y": _round(smooth[::every], 5),
-                  "name": "smoothed", "line": {"color": ORANGE, "width": 3}}],
+                  "name": _("smoothed"), "line": {"color": ORANGE, "width": 3}}],
         "layout": {"height": 300, "font": FONT, "margin": {"l": 54, "r": 10, "t": 40, "b": 44},
                    "plot_bgcolor": "white", "paper_bgcolor": "white", "legend": {"x": 0.7, "y": 0.98},
                    "title": {"text": "L<sub>simple</sub> = ‖ε − ε<sub>θ</sub>(x<sub>t</sub>, t)‖²", "x": 0.02},
-                   "xaxis": {**AXIS, "title": {"text": "step"}},
-                   "yaxis": {**AXIS, "title": {"text": "loss"}, "type": "log"}},
+                   "xaxis": {**AXIS, "title": {"text": _("step")}},
+                   "yaxis": {**AXIS, "title": {"text": _("loss")}, "type": "log"}},
     }
 
 

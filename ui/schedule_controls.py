@@ -11,6 +11,7 @@ import gradio as gr
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
+from ui.i18n import L
 
 RESCALE_HELP = ("Improved DDPM multiplies β_1 and β_T by 1000/T, so the total noise Σβ_t, and hence "
                 "ᾱ_T, stays about the same when you change T. Without it a short chain leaves signal at t = T "
@@ -84,15 +85,16 @@ def _parameter_visibility(schedule):
 def build_schedule_controls(prefix: str, timesteps: int = 1000) -> ScheduleControls:
     """Lay out a schedule picker (elem_ids `{prefix}-schedule`, `-T`, `-b1`, `-bT`, `-rescale`, `-s`)."""
     with gr.Row():
-        schedule = gr.Dropdown(sorted(SCHEDULES), value="linear", label="β schedule", elem_id=f"{prefix}-schedule")
-        steps = gr.Slider(1, MAX_TIMESTEPS, value=timesteps, step=1, label="T (steps)", elem_id=f"{prefix}-T")
-    with gr.Accordion("Schedule parameters", open=False):
+        schedule = gr.Dropdown(sorted(SCHEDULES), value="linear", label=L("β schedule"),
+                               elem_id=f"{prefix}-schedule")
+        steps = gr.Slider(1, MAX_TIMESTEPS, value=timesteps, step=1, label=L("T (steps)"), elem_id=f"{prefix}-T")
+    with gr.Accordion(L("Schedule parameters"), open=False):
         with gr.Row():
             beta_start = gr.Number(1e-4, label="β₁", minimum=0, maximum=1, elem_id=f"{prefix}-b1")
             beta_end = gr.Number(0.02, label="β_T", minimum=0, maximum=1, elem_id=f"{prefix}-bT")
-            cosine_s = gr.Number(0.008, label="cosine offset s", minimum=0, maximum=1, visible=False,
+            cosine_s = gr.Number(0.008, label=L("cosine offset s"), minimum=0, maximum=1, visible=False,
                                  elem_id=f"{prefix}-s")
-        rescale = gr.Checkbox(True, label="Rescale β₁, β_T by 1000/T (Improved DDPM)", info=RESCALE_HELP,
+        rescale = gr.Checkbox(True, label=L("Rescale β₁, β_T by 1000/T (Improved DDPM)"), info=L(RESCALE_HELP),
                               elem_id=f"{prefix}-rescale")
     controls = ScheduleControls(schedule, steps, beta_start, beta_end, rescale, cosine_s)
     schedule.change(_parameter_visibility, schedule, [beta_start, beta_end, rescale, cosine_s],

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ui.i18n import _
+
 EPS_SCALE = 32.0  # ε ↦ round(32ε + 128) as uint8
+# The canvases' caption and accessible names, translated on the server and sent with each payload; the page
+# fills the caption's {t}, {schedule} and {ms} itself on every redraw.
+CAPTION = "x_{t} ({schedule}, composed in your browser, {ms} ms)"
+ARIA_LABELS = ("x_t composed in the browser", "x_t under the comparison schedule")
 
 # Two canvases: x_t under the chosen schedule and under the comparison schedule (hidden if none).
 # `window.ddpmScrub(t)` redraws both; it is bound to the t slider's input and change events.
@@ -40,6 +46,8 @@ const panels = ['.scrub-a', '.scrub-b'].map((sel) => {
   return {figure, canvas, caption: figure.querySelector('figcaption'), ctx: canvas.getContext('2d'), out: null};
 });
 let x0 = null, eps = null, tables = [], labels = [], drawn = null;
+let caption = 'x_{t} ({schedule}, composed in your browser, {ms} ms)';
+const fill = (text, values) => text.replace(/\\{(\\w+)\\}/g, (m, k) => (k in values ? String(values[k]) : m));
 const lutA = new Float32Array(256), lutB = new Float32Array(256);
 
 async function pixels(url) {
@@ -78,7 +86,7 @@ function render(t) {
   const start = performance.now();
   tables.forEach((table, k) => draw(panels[k], table[t]));
   const ms = performance.now() - start;
-  panels[0].caption.textContent = 'x_' + t + ' (' + labels[0] + ', composed in your browser, ' + ms.toFixed(1) + ' ms)';
+  panels[0].caption.textContent = fill(caption, {t: t, schedule: labels[0], ms: ms.toFixed(1)});
   if (tables[1]) panels[1].caption.textContent = 'x_' + t + ' (' + labels[1] + ')';
   element.dataset.t = String(t);
   element.dataset.renders = String(Number(element.dataset.renders || 0) + 1);
@@ -95,7 +103,9 @@ async function load() {
   }
   const [px, pe] = await Promise.all([pixels(v.x0), pixels(v.eps)]);
   tables = v.tables; labels = v.labels;
+  if (v.text) caption = v.text.caption;
   panels.forEach((p, k) => {
+    if (v.text) p.canvas.setAttribute('aria-label', v.text.aria[k]);
     p.figure.style.display = k < tables.length ? '' : 'none';
     p.canvas.width = v.size; p.canvas.height = v.size;
     p.out = p.ctx.createImageData(v.size, v.size);
@@ -174,6 +184,8 @@ def quantise_eps(eps: torch.Tensor) -> np.ndarray:
 
 def scrub_payload(x0_uint8: np.ndarray, eps: torch.Tensor, t: int, curves) -> dict:
     """The scrub component's value: x_0 and ε as PNGs, and ᾱ_0..ᾱ_T (ᾱ_0 = 1) for each named schedule."""
-    tables = [[1.0] + [round(float(a), 12) for a in diffusion.alphas_cumprod.tolist()] for _, diffusion in curves]
+    tables = [[1.0] + [round(float(a), 12) for a in diffusion.alphas_cumprod.tolist()]
+              for _name, diffusion in curves]
     return {"x0": _png_data_url(_rgb(x0_uint8)), "eps": _png_data_url(_rgb(quantise_eps(eps))),
-            "tables": tables, "labels": [name for name, _ in curves], "size": int(x0_uint8.shape[0]), "t": int(t)}
+            "tables": tables, "labels": [name for name, _diffusion in curves], "size": int(x0_uint8.shape[0]),
+            "t": int(t), "text": {"caption": _(CAPTION), "aria": [_(label) for label in ARIA_LABELS]}}

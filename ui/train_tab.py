@@ -36,8 +36,9 @@ from ddpm_core.samplers import sample
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
 from ddpm_core.uploads import ZIP_EXTENSION, collect_uploads
-from ui import code_panels, plots, plots2d, settings as deployment
+from ui import code_panels, i18n, plots, plots2d, settings as deployment
 from ui.errors import user_errors
+from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +108,7 @@ _BUSY_LOCK = threading.Lock()
 def _claim(folder: Path) -> None:
     with _BUSY_LOCK:
         if folder in _BUSY_RUNS:
-            raise ValueError(f"Run '{folder.name}' is training right now; choose another run name.")
+            raise ValueError(_("Run '{name}' is training right now; choose another run name.").format(name=folder.name))
         _BUSY_RUNS.add(folder)
 
 
@@ -124,36 +125,48 @@ def checkpoint_config(path: Path) -> dict | None:
         return None
 
 
+def _kind(channels) -> str:
+    """'grey' or 'colour', in the current language."""
+    return _("grey") if channels == 1 else _("colour")
+
+
 def _describe_config(config: dict) -> str:
     model, step = config.get("model") or {}, config.get("step", 0)
     size, channels = model.get("image_size", "?"), model.get("channels")
     preset_name = (config.get("training") or {}).get("preset", "?")
-    return f"step {step:,} · {size}×{size} {'grey' if channels == 1 else 'colour'} · {preset_name}"
+    return _("step {step} · {size}×{size} {kind} · {preset}").format(
+        step=f"{step:,}", size=size, kind=_kind(channels), preset=preset_name)
 
 
-def list_checkpoints(folder: Path | None = None) -> list[tuple[str, str]]:
-    """(label, path) of every `<run>/model.safetensors` under `folder` (default runs/), newest first.
-
-    For the Sample tab: `list_checkpoints(runs_root(settings, session))` gives a session's list.
-    """
-    folder = deployment.runs_dir() if folder is None else folder
+def _checkpoint_rows(folder: Path) -> list[tuple[str, str, str]]:
+    """(run name, description, path) of every `<run>/model.safetensors` under `folder`, newest first."""
     if not folder.is_dir():
         return []
     found = []
     for path in folder.glob(f"*/{CHECKPOINT_NAME}"):
         config = checkpoint_config(path)
         if config is not None:
-            found.append((path.stat().st_mtime, f"{path.parent.name} · {_describe_config(config)}", str(path)))
-    return [(label, path) for _, label, path in sorted(found, reverse=True)]
+            found.append((path.stat().st_mtime, path.parent.name, _describe_config(config), str(path)))
+    return [(name, description, path) for _, name, description, path in sorted(found, reverse=True)]
+
+
+def list_checkpoints(folder: Path | None = None) -> list[tuple[str, str]]:
+    """(label, path) of every `<run>/model.safetensors` under `folder` (default runs/), newest first.
+
+    For the Sample tab: `list_checkpoints(runs_root(settings, session))` gives a session's list. Labels
+    are in the current request's language.
+    """
+    folder = deployment.runs_dir() if folder is None else folder
+    return [(f"{name} · {description}", path) for name, description, path in _checkpoint_rows(folder)]
 
 
 def _checkpoints_markdown(folder: Path | None) -> str:
-    rows = list_checkpoints(folder) if folder is not None else []
+    rows = _checkpoint_rows(folder) if folder is not None else []
     if not rows:
-        return "No checkpoints yet: a run saves `model.safetensors` every 500 steps, at its end and on Stop."
-    lines = ["| run | checkpoint |", "|---|---|"]
-    lines += [f"| `{label.split(' · ')[0]}` | {label.split(' · ', 1)[1]} |" for label, _ in rows]
-    return "**Checkpoints** (your trained models)\n\n" + "\n".join(lines)
+        return _("No checkpoints yet: a run saves `model.safetensors` every 500 steps, at its end and on Stop.")
+    lines = [f"| {_('run')} | {_('checkpoint')} |", "|---|---|"]
+    lines += [f"| `{name}` | {description} |" for name, description, _path in rows]
+    return _("**Checkpoints** (your trained models)") + "\n\n" + "\n".join(lines)
 
 
 def _run_names(folder: Path | None) -> list[str]:
@@ -163,8 +176,8 @@ def _run_names(folder: Path | None) -> list[str]:
 def _run_folder(root: Path, name) -> tuple[str, Path]:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not RUN_NAME.match(name):
-        raise ValueError("A run name is 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
-                         f"got {name!r}.")
+        raise ValueError(_("A run name is 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
+                           "got {name}.").format(name=repr(name)))
     return name, root / name
 
 
@@ -210,21 +223,24 @@ def step_seconds(preset_name: str, image_size: int, channels: int, batch_size: i
 
 def _duration(seconds: float) -> str:
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return _("{seconds} s").format(seconds=f"{seconds:.0f}")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return _("{minutes} min").format(minutes=f"{seconds / 60:.0f}")
+    return _("{hours} h").format(hours=f"{seconds / 3600:.1f}")
 
 
 def describe_preset(preset_name: str, image_size: int, channels: int, batch_size: int) -> str:
-    """'tiny: 0.77 M parameters · about 4 s per 100 steps here (batch 8)'."""
+    """'tiny: 0.77 M parameters · about 4 s per 100 steps here (batch 8, 16×16 grey)', in the current language."""
     params = parameter_count(preset_name, image_size, channels)
     per_step = step_seconds(preset_name, image_size, channels, batch_size)
-    return (f"{preset_name}: {params / 1e6:.2f} M parameters · about {_duration(100 * per_step)} per 100 steps "
-            f"here (batch {batch_size}, {image_size}×{image_size} {'grey' if channels == 1 else 'colour'})")
+    return _("{preset}: {params} M parameters · about {duration} per 100 steps here (batch {batch}, {size}×{size} "
+             "{kind})").format(preset=preset_name, params=f"{params / 1e6:.2f}", duration=_duration(100 * per_step),
+                               batch=batch_size, size=image_size, kind=_kind(channels))
 
 
 def _preset_choices() -> list[tuple[str, str]]:
+    """The preset dropdown's (label, value) pairs; each label is a catalogue key (ui/ko/train.py), which the
+    page translates."""
     return [(f"{name} ({parameter_count(name, 32, 3) / 1e6:.1f} M parameters at 32×32)", name) for name in PRESETS]
 
 
@@ -337,8 +353,10 @@ def preview_grid(model: torch.nn.Module, plan: RunPlan) -> np.ndarray:
 def _rate_line(p: Progress, batch_size: int) -> str:
     per_s = p.images_per_s / batch_size
     eta = (p.steps - p.step) / per_s if per_s > 0 else float("inf")
-    return (f"step {p.step:,} / {p.steps:,} · loss {p.loss:.4f} · {per_s:.1f} it/s ({p.images_per_s:,.0f} images/s)"
-            f" · {_duration(p.elapsed_s)} elapsed · ETA {_duration(eta) if eta != float('inf') else '…'}")
+    return _("step {step} / {steps} · loss {loss} · {rate} it/s ({images} images/s) · {elapsed} elapsed · "
+             "ETA {eta}").format(step=f"{p.step:,}", steps=f"{p.steps:,}", loss=f"{p.loss:.4f}", rate=f"{per_s:.1f}",
+                                 images=f"{p.images_per_s:,.0f}", elapsed=_duration(p.elapsed_s),
+                                 eta=_duration(eta) if eta != float("inf") else "…")
 
 
 def status_html(headline: str, progress: Progress | None = None, plan: RunPlan | None = None, note: str = "") -> str:
@@ -347,7 +365,7 @@ def status_html(headline: str, progress: Progress | None = None, plan: RunPlan |
     if progress is not None and plan is not None:
         percent = 100 * progress.step / max(progress.steps, 1)
         parts.append(f"<progress value='{progress.step}' max='{progress.steps}' style='width:100%'"
-                     f" aria-label='training progress'>{percent:.0f}%</progress>")
+                     f" aria-label='{html.escape(_('training progress'), quote=True)}'>{percent:.0f}%</progress>")
         parts.append(f"<div class='train-rate'>{_rate_line(progress, plan.config.batch_size)}</div>")
     if note:
         parts.append(f"<div class='train-note'>{note}</div>")
@@ -359,17 +377,52 @@ def _where(plan: RunPlan, settings: deployment.Settings) -> str:
     return f"<code>{html.escape(shown)}</code>"
 
 
+# ddpm_core's data summary (ImageFolderData.summary()), piece by piece; the names of skipped files stay as written.
+_SUMMARY = re.compile(r"(?P<count>[\d,]+) images? from (?P<folder>.*)/ at (?P<size>\d+)×(?P=size) (?P<kind>grey|RGB)"
+                      r"(?P<flip>, randomly flipped)?(?: \((?P<held>[\d,]+) held out for evaluation\))?"
+                      r"(?:; (?P<skipped>[\d,]+) files? skipped: (?P<names>.*?))?"
+                      r"(?:; (?P<others>[\d,]+) other files? ignored \(not an image type\))?", re.DOTALL)
+
+
+def data_line(line: str) -> str:
+    """A line train() logged before training (the data summary, the one-image notice) in the current language.
+
+    The worker thread passes ddpm_core's English lines on as they are; the stream translates them here,
+    inside the request's language scope. A line of another shape goes through `i18n.message`.
+    """
+    if i18n.current() == i18n.DEFAULT:
+        return line
+    match = _SUMMARY.fullmatch(line)
+    if match is None:
+        return _(line) if _(line) != line else i18n.message(line)
+    part = match.groupdict()
+    kind = _("grey") if part["kind"] == "grey" else part["kind"]
+    text = _("{count} images from {folder}/ at {size}×{size} {kind}").format(
+        count=part["count"], folder=part["folder"], size=part["size"], kind=kind)
+    if part["flip"]:
+        text += _(", randomly flipped")
+    if part["held"]:
+        text += _(" ({count} held out for evaluation)").format(count=part["held"])
+    if part["skipped"]:
+        text += _("; {count} files skipped: {names}").format(count=part["skipped"], names=part["names"])
+    if part["others"]:
+        text += _("; {count} other files ignored (not an image type)").format(count=part["others"])
+    return text
+
+
 def _preview_note(view: View) -> str:
-    return f"Samples: the EMA model at step {view.preview_step:,}." if view.preview_step else ""
+    if not view.preview_step:
+        return ""
+    return _("Samples: the EMA model at step {step}.").format(step=f"{view.preview_step:,}")
 
 
 def _final_status(view: View, plan: RunPlan, result, settings: deployment.Settings) -> str:
     p, name, note = view.last, html.escape(plan.name), _preview_note(view)
     if result.step >= plan.config.steps:
-        return status_html(f"✅ Finished run <b>{name}</b> at step {result.step:,}; checkpoint saved to "
-                           f"{_where(plan, settings)}.", p, plan, note)
-    return status_html(f"⏹️ Stopped at step {result.step:,}; checkpoint saved — press <b>Resume</b> to continue "
-                       f"run <b>{name}</b>.", p, plan, note)
+        return status_html(_("✅ Finished run <b>{name}</b> at step {step}; checkpoint saved to {where}.").format(
+            name=name, step=f"{result.step:,}", where=_where(plan, settings)), p, plan, note)
+    return status_html(_("⏹️ Stopped at step {step}; checkpoint saved — press <b>Resume</b> to continue run "
+                         "<b>{name}</b>.").format(step=f"{result.step:,}", name=name), p, plan, note)
 
 
 # ---- parsing what the page sends -------------------------------------------------------------------------
@@ -394,16 +447,16 @@ class TrainTab:
         path = path.strip() if isinstance(path, str) else ""
         uploads = _uploaded_paths(files)
         if path and self.settings.demo:
-            raise ValueError("This server takes uploaded images only; a folder path is not accepted.")
+            raise ValueError(_("This server takes uploaded images only; a folder path is not accepted."))
         if path and uploads:
-            raise ValueError("Give a folder path or upload files, not both: clear one of them.")
+            raise ValueError(_("Give a folder path or upload files, not both: clear one of them."))
         if path:
             folder = Path(path).expanduser()
             # A relative path that is not there from the current folder may be one of the repo's (assets/digits).
             return folder if folder.is_absolute() or folder.exists() else REPO_ROOT / folder
         if not uploads:
-            raise ValueError("Upload images or one .zip of images first." if self.settings.demo else
-                             "Choose the training images: type a folder path or upload images (or one .zip).")
+            raise ValueError(_("Upload images or one .zip of images first.") if self.settings.demo else
+                             _("Choose the training images: type a folder path or upload images (or one .zip)."))
         destination = session.folder / "uploads"
         shutil.rmtree(destination, ignore_errors=True)
         return collect_uploads(uploads, destination, self.settings.uploads)
@@ -412,10 +465,11 @@ class TrainTab:
                      flip) -> TrainConfig:
         s = self.settings
         if preset_name not in PRESETS:
-            raise ValueError(f"Unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}.")
+            raise ValueError(_("Unknown preset {preset}; choose one of {presets}.").format(
+                preset=repr(preset_name), presets=", ".join(PRESETS)))
         channels = integer(channels, "Channels", 1, 3)
         if channels not in (1, 3):
-            raise ValueError("Channels must be 1 (grey) or 3 (colour).")
+            raise ValueError(_("Channels must be 1 (grey) or 3 (colour)."))
         config = TrainConfig(image_size=integer(image_size, "Image size", MIN_IMAGE_SIZE, s.max_image_size),
                              channels=channels, preset=preset_name,
                              batch_size=integer(batch_size, "Batch size", 1, s.max_batch_size),
@@ -434,7 +488,7 @@ class TrainTab:
 
     def _check_idle(self, session: Session) -> None:
         if session.busy:
-            raise ValueError("This session is already training; press Stop first.")
+            raise ValueError(_("This session is already training; press Stop first."))
 
     # -- events -----------------------------------------------------------------------------------------
 
@@ -464,8 +518,8 @@ class TrainTab:
         name, folder = _run_folder(self._root(session), run_name)
         if (folder / CHECKPOINT_NAME).exists():
             step = (checkpoint_config(folder / CHECKPOINT_NAME) or {}).get("step", "?")
-            raise ValueError(f"Run '{name}' already has a checkpoint (step {step}). Press Resume to continue it, "
-                             "or choose a new run name.")
+            raise ValueError(_("Run '{name}' already has a checkpoint (step {step}). Press Resume to continue it, "
+                               "or choose a new run name.").format(name=name, step=step))
         return RunPlan(name, folder, self.data_folder(path, files, session), config, diffusion, False,
                        self._preview_every(preview_every))
 
@@ -473,21 +527,23 @@ class TrainTab:
         name, folder = _run_folder(self._root(session), run_name)
         saved = checkpoint_config(folder / CHECKPOINT_NAME)
         if saved is None:
-            raise ValueError(f"Run '{name}' has no checkpoint to resume; press Start to begin it.")
+            raise ValueError(_("Run '{name}' has no checkpoint to resume; press Start to begin it.").format(name=name))
         config = config_from_dict(TrainConfig, saved.get("training"), "training")
         diffusion = config_from_dict(DiffusionConfig, saved.get("diffusion"), "diffusion")
         steps, done = integer(steps, "Steps", 1, self.settings.max_steps), int(saved.get("step", 0))
         if steps <= done:
-            raise ValueError(f"Run '{name}' is already at step {done:,}; set Steps above {done:,} to train further.")
+            raise ValueError(_("Run '{name}' is already at step {step}; set Steps above {step} to train further.")
+                             .format(name=name, step=f"{done:,}"))
         return RunPlan(name, folder, self.data_folder(path, files, session), dataclasses.replace(config, steps=steps),
                        diffusion, True, self._preview_every(preview_every))
 
+    @user_errors
     def stop(self, session):
         """Ask the session's run to stop; it saves a checkpoint at its next step."""
         if session is None or not session.busy:
-            return status_html("Nothing is training in this session.")
+            return status_html(_("Nothing is training in this session."))
         session.worker.stop.set()
-        return status_html("⏳ Stopping: saving a checkpoint after the current step…")
+        return status_html(_("⏳ Stopping: saving a checkpoint after the current step…"))
 
     def _listed(self, session) -> Path | None:
         return self._root(session) if session is not None or not self.settings.demo else None
@@ -498,6 +554,7 @@ class TrainTab:
         if session.folder.is_dir() and not any(session.folder.iterdir()):
             session.folder.rmdir()
 
+    @user_errors
     def checkpoints(self, session):
         """The checkpoint table (the /train_checkpoints endpoint)."""
         return _checkpoints_markdown(self._listed(session))
@@ -517,7 +574,7 @@ class TrainTab:
             batch = integer(batch_size, "Batch size", 1, self.settings.max_batch_size)
             preset(preset_name, size, channels).check()
         except ValueError as exc:
-            return gr.Dropdown(info=f"({exc})")
+            return gr.Dropdown(info=f"({i18n.message(str(exc))})")
         return gr.Dropdown(info=describe_preset(preset_name, size, channels, batch))
 
     # -- the stream -----------------------------------------------------------------------------------
@@ -537,10 +594,11 @@ class TrainTab:
         """Yield (loss plot, status, preview, data log, session) every POLL_S until the worker ends."""
         plan = worker.plan
         session.worker, session.last_run = worker, plan.name
-        view, verb = View(), "Resuming" if plan.resume else "Starting"
+        view = View()
+        opening = (_("⏳ Resuming run <b>{name}</b>: reading the images…") if plan.resume
+                   else _("⏳ Starting run <b>{name}</b>: reading the images…"))
         try:
-            yield (gr.skip(), status_html(f"⏳ {verb} run <b>{html.escape(plan.name)}</b>: reading the images…"),
-                   gr.skip(), "", session)
+            yield gr.skip(), status_html(opening.format(name=html.escape(plan.name))), gr.skip(), "", session
             while True:
                 finished = not worker.thread.is_alive()  # checked before draining: nothing arrives after
                 view.take(worker.events)
@@ -560,9 +618,10 @@ class TrainTab:
     def _frame(self, view: View, plan: RunPlan, session: Session) -> tuple:
         p = view.last
         note = _preview_note(view)
-        status = (status_html(f"🏋️ Training run <b>{html.escape(plan.name)}</b>", p, plan, note) if p is not None
-                  else status_html(f"⏳ Run <b>{html.escape(plan.name)}</b>: loading the images and building the "
-                                   "network…"))
+        name = html.escape(plan.name)
+        status = (status_html(_("🏋️ Training run <b>{name}</b>").format(name=name), p, plan, note) if p is not None
+                  else status_html(_("⏳ Run <b>{name}</b>: loading the images and building the network…")
+                                   .format(name=name)))
         return self._plot(view), status, self._preview(view), self._log(view), session
 
     def _plot(self, view: View, always: bool = False):
@@ -579,14 +638,14 @@ class TrainTab:
         return view.preview
 
     def _log(self, view: View) -> str:
-        return "\n\n".join(view.log)
+        return "\n\n".join(data_line(line) for line in view.log)
 
     def _failed(self, error: BaseException, view: View, plan: RunPlan):
         """Show where the run ended, then raise the thread's error for the user."""
-        message = str(error)
+        message = i18n.message(str(error))  # ddpm_core's messages, translated by ui/ko/messages.py
         if view.last is not None:
-            status = status_html(f"❌ Run <b>{html.escape(plan.name)}</b> ended with an error at step "
-                                 f"{view.last.step:,}: {html.escape(message)}", view.last, plan)
+            status = status_html(_("❌ Run <b>{name}</b> ended with an error at step {step}: {message}").format(
+                name=html.escape(plan.name), step=f"{view.last.step:,}", message=html.escape(message)), view.last, plan)
             yield self._plot(view, always=True), status, gr.skip(), self._log(view), gr.skip()
         if isinstance(error, TrainingError):
             raise gr.Error(message)
@@ -613,56 +672,60 @@ def build(demo: gr.Blocks) -> TrainTabHandle:
     settings = deployment.load()
     tab = TrainTab(settings)
     session = gr.State(new_session, delete_callback=end_session)
-    gr.Markdown(INTRO)
+    gr.Markdown(L(INTRO), elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             path = gr.Textbox("" if settings.demo else BUNDLED_DATA,
-                              label="Folder of images on this computer (searched recursively)",
-                              info=f"{BUNDLED_DATA}: the bundled 1,797 handwritten digits (8×8, UCI)",
+                              label=L("Folder of images on this computer (searched recursively)"),
+                              info=L(f"{BUNDLED_DATA}: the bundled 1,797 handwritten digits (8×8, UCI)"),
                               visible=not settings.demo, elem_id="train-path")
-            files = gr.File(label=("Upload images or one .zip" if settings.demo else "…or upload images or one .zip")
-                            + (f" (at most {settings.uploads.max_files} files, "
-                               f"{settings.uploads.max_upload_bytes // 2**20} MB)" if settings.demo else ""),
+            # One translatable key, then the demo limits in words-free form (the page translates the key only).
+            files = gr.File(label=(L("Upload images or one .zip") + f" (≤ {settings.uploads.max_files:,}, "
+                                   f"≤ {settings.uploads.max_upload_bytes // 2**20} MB)") if settings.demo
+                            else L("…or upload images or one .zip"),
                             file_count="multiple", file_types=[*IMAGE_EXTENSIONS, ZIP_EXTENSION], height=140,
                             elem_id="train-files")
             with gr.Row():
                 image_size = gr.Slider(MIN_IMAGE_SIZE, settings.max_image_size, value=16, step=8,
-                                       label="Image size (px)", info="16 suits the bundled digits",
+                                       label=L("Image size (px)"), info=L("16 suits the bundled digits"),
                                        elem_id="train-size")
-                channels = gr.Radio(CHANNEL_CHOICES, value=1, label="Channels", elem_id="train-channels")
-            preset_name = gr.Dropdown(_preset_choices(), value="tiny", label="U-Net preset",
-                                      info="Measuring speed on this machine…", elem_id="train-preset")
+                channels = gr.Radio(CHANNEL_CHOICES, value=1, label=L("Channels"), elem_id="train-channels")
+            preset_name = gr.Dropdown(_preset_choices(), value="tiny", label=L("U-Net preset"),
+                                      info=L("Measuring speed on this machine…"), elem_id="train-preset")
             with gr.Row():
-                batch_size = gr.Slider(1, min(256, settings.max_batch_size), value=64, step=1, label="Batch size",
+                batch_size = gr.Slider(1, min(256, settings.max_batch_size), value=64, step=1, label=L("Batch size"),
                                        elem_id="train-batch")
-                steps = gr.Number(2000, label=f"Steps (at most {settings.max_steps:,})" if settings.demo else "Steps",
+                steps = gr.Number(2000,
+                                  label=L("Steps") + f" (≤ {settings.max_steps:,})" if settings.demo else L("Steps"),
                                   precision=0, minimum=1,
                                   maximum=settings.max_steps, elem_id="train-steps")
             controls = build_schedule_controls("train")
-            with gr.Accordion("More settings", open=False):
+            with gr.Accordion(L("More settings"), open=False):
                 with gr.Row():
-                    lr = gr.Number(5e-4, label="Learning rate (after a linear warm-up)", elem_id="train-lr")
-                    ema = gr.Number(0.995, label="EMA decay", elem_id="train-ema")
+                    lr = gr.Number(5e-4, label=L("Learning rate (after a linear warm-up)"), elem_id="train-lr")
+                    ema = gr.Number(0.995, label=L("EMA decay"), elem_id="train-ema")
                 with gr.Row():
-                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="train-seed")
-                    preview_every = gr.Number(200, label="Preview samples every (steps; 0 = only at the end)",
+                    seed = gr.Number(0, label=L("Seed"), precision=0, minimum=0, elem_id="train-seed")
+                    preview_every = gr.Number(200, label=L("Preview samples every (steps; 0 = only at the end)"),
                                               precision=0, minimum=0, elem_id="train-preview-every")
-                flip = gr.Checkbox(False, label="Random horizontal flips (not for digits or text)",
+                flip = gr.Checkbox(False, label=L("Random horizontal flips (not for digits or text)"),
                                    elem_id="train-flip")
-            run_name = gr.Dropdown([], value=None, allow_custom_value=True, label="Run name",
-                                   info="Blank: a new name. Pick an earlier run to Resume it.", elem_id="train-run")
-            with gr.Row():
-                start_btn = gr.Button("Start", variant="primary", min_width=60, elem_id="train-start")
-                stop_btn = gr.Button("Stop", min_width=60, elem_id="train-stop")
-                resume_btn = gr.Button("Resume", min_width=60, elem_id="train-resume")
+            run_name = gr.Dropdown([], value=None, allow_custom_value=True, label=L("Run name"),
+                                   info=L("Blank: a new name. Pick an earlier run to Resume it."), elem_id="train-run")
+            with gr.Row(elem_classes="tab-actions"):
+                start_btn = gr.Button(L("Start"), variant="primary", min_width=60, elem_id="train-start")
+                stop_btn = gr.Button(L("Stop"), min_width=60, elem_id="train-stop")
+                resume_btn = gr.Button(L("Resume"), min_width=60, elem_id="train-resume")
         with gr.Column(scale=3, min_width=420):
-            status = gr.HTML(status_html("Choose images and press <b>Start</b>."), elem_id="train-status")
-            loss_plot = gr.Plot(label="Training loss", show_label=False, elem_id="train-loss")
-            preview = gr.Image(label="Samples from the EMA model", type="numpy", format="png", interactive=False,
+            status = gr.HTML(status_html(i18n.bilingual("Choose images and press <b>Start</b>.",
+                                                        "이미지를 고르고 <b>시작</b>을 누르세요.")),
+                             elem_id="train-status")
+            loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="train-loss")
+            preview = gr.Image(label=L("Samples from the EMA model"), type="numpy", format="png", interactive=False,
                                height=300, buttons=["download"], elem_id="train-preview")
             data_info = gr.Markdown(elem_id="train-data")
             checkpoints = gr.Markdown(elem_id="train-checkpoints")
-            refresh_btn = gr.Button("Refresh the list", size="sm", elem_id="train-refresh")
+            refresh_btn = gr.Button(L("Refresh the list"), size="sm", elem_id="train-refresh")
     code_panels.build("loss")
 
     estimate = dict(fn=tab.estimate, inputs=[preset_name, image_size, channels, batch_size], outputs=preset_name,

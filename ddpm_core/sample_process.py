@@ -169,6 +169,28 @@ class SamplerProcess:
             self.process.kill()
 
 
+class SamplerThread:
+    """A thread of this process that serves jobs as a child process would (same pipe, same messages).
+
+    For hosts where only the calling process may use the accelerator (Hugging Face ZeroGPU); it gives up
+    the OpenMP isolation that the child process exists for, which matters on a CPU, not on a GPU.
+    """
+
+    def __init__(self):
+        self.conn, child = multiprocessing.Pipe()
+        self.stop = threading.Event()
+        self.process = threading.Thread(target=_serve, args=(child, self.stop), daemon=True, name="ddpm-sampler")
+        self.process.start()
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def close(self) -> None:
+        self.conn.close()  # _serve's recv() then ends, and so does the thread
+        self.process.join(5)
+
+
 class SampleJobHandle:
     """A job running in a child: poll it for frames and results, stop it, close it."""
 
@@ -219,7 +241,7 @@ class SampleJobHandle:
 
     def _died(self) -> None:
         self.worker.process.join(5)  # the pipe closes a moment before the process is reaped
-        code = self.worker.process.exitcode
+        code = getattr(self.worker.process, "exitcode", None)  # a SamplerThread has none
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         self.error = self.error or (f"the sampling process ended unexpectedly ({how}); "
                                     "it may have run out of memory: try fewer images")
@@ -254,10 +276,10 @@ class SampleJobHandle:
 class SamplerPool:
     """Child processes for sampling, started with "spawn" when first needed and kept for the next job."""
 
-    def __init__(self, size: int = 1):
+    def __init__(self, size: int = 1, in_process: bool = False):
         if size < 1:
             raise ValueError(f"a sampler pool needs at least one process, got {size}")
-        self.size = size
+        self.size, self.in_process = size, in_process
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[SamplerProcess] = []
         self._busy = 0
@@ -272,14 +294,17 @@ class SamplerPool:
                                    "try again in a moment")
             while self._idle and not self._idle[-1].alive():
                 self._idle.pop().close()
-            worker = self._idle.pop() if self._idle else SamplerProcess(self._context)
+            worker = self._idle.pop() if self._idle else self._new_worker()
             self._busy += 1
         return SampleJobHandle(self, worker, job)
+
+    def _new_worker(self) -> SamplerProcess | SamplerThread:
+        return SamplerThread() if self.in_process else SamplerProcess(self._context)
 
     def warm_up(self) -> None:
         """Start one child now, in the background, so the first Sample does not wait for torch's import."""
         with self._lock:
-            if not self._idle and self._busy == 0:
+            if not self._idle and self._busy == 0 and not self.in_process:
                 self._idle.append(SamplerProcess(self._context))
 
     def _release(self, worker: SamplerProcess) -> None:

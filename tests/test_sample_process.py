@@ -111,3 +111,18 @@ def test_a_full_pool_waits_then_refuses(pool, checkpoint_path):
 def test_a_pool_needs_a_size():
     with pytest.raises(ValueError, match="at least one process"):
         SamplerPool(0)
+
+
+def test_a_pool_of_threads_gives_the_same_images(checkpoint_path):
+    """The in-process pool (for ZeroGPU Spaces) serves the same job the same way as a child process."""
+    config = SampleConfig(n=4, sampler="ddim", steps=6, seed=5)
+    threads = SamplerPool(1, in_process=True)
+    try:
+        handle = _finish(threads, SampleJob(str(checkpoint_path), [("a", config)], max_frames=2))
+        again = _finish(threads, SampleJob(str(checkpoint_path), [("b", config)], max_frames=2))
+    finally:
+        threads.shutdown()
+    frames = list(SamplingRun(load_checkpoint(checkpoint_path), config).frames())
+    assert handle.error is None and again.error is None
+    assert np.array_equal(handle.results[0].final, image_grid(frames[-1].step.prev_sample))
+    assert np.array_equal(again.results[0].final, handle.results[0].final), "the thread serves job after job"

@@ -19,6 +19,7 @@ import functools
 import html
 import io
 import json
+import re
 import shutil
 import time
 import uuid
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
@@ -34,8 +36,9 @@ from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkp
 from ddpm_core.sample import SampleConfig, available_devices
 from ddpm_core.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
 from ddpm_core.unet import UNetConfig, UNet, count_parameters
-from ui import code_panels, plots, settings as deployment
+from ui import code_panels, gpu, i18n, plots, settings as deployment
 from ui.errors import user_errors
+from ui.i18n import L, _
 from ui.train_tab import RUN_NAME, TrainTabHandle
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +53,10 @@ SEED_MAX = 2**31 - 1
 INTRO = ("Start from pure noise $x_T \\sim \\mathcal{N}(0, \\mathbf{I})$ and let the network remove it step by step. "
          "Left: the sample $x_t$; right: the network's current guess $\\hat{x}_0$. **DDPM** is Algorithm 2 of "
          "Ho et al. (2020); **DDIM** (Song et al. 2021) takes larger steps, deterministically at η = 0.")
+INTRO_KO = ("순수한 노이즈 $x_T \\sim \\mathcal{N}(0, \\mathbf{I})$에서 시작해 신경망이 노이즈를 한 스텝씩 제거합니다. "
+            "왼쪽: 샘플 $x_t$, 오른쪽: 신경망의 현재 추정 $\\hat{x}_0$. **DDPM**은 Ho et al. (2020)의 알고리즘 2이고, "
+            "**DDIM** (Song et al. 2021)은 더 큰 스텝으로 건너뛰며 η = 0에서는 결정적입니다.")
+IDLE = "Choose a checkpoint and press <b>Sample</b>."
 CSS = """
 #sample-live .live-panels { display: flex; gap: 14px; flex-wrap: wrap; }
 #sample-live figure { margin: 0; flex: 1 1 240px; max-width: 420px; }
@@ -103,54 +110,61 @@ def bundled_checkpoints() -> list[Path]:
 
 def checkpoint_choices(handle: TrainTabHandle, train_session, session: Session | None) -> list[tuple[str, str]]:
     """(label, key) of every checkpoint this session may sample: bundled, its training runs, its uploads."""
-    choices = [(f"{p.stem} (bundled)", f"bundled:{p.name}") for p in bundled_checkpoints()]
-    choices += [(f"{label} (trained here)", f"run:{Path(path).parent.name}")
+    choices = [(_("{name} (bundled)").format(name=p.stem), f"bundled:{p.name}") for p in bundled_checkpoints()]
+    choices += [(_("{name} (trained here)").format(name=label), f"run:{Path(path).parent.name}")
                 for label, path in handle.checkpoints(train_session)]
     if session is not None:
-        choices += [(f"{session.upload_names.get(key, path.name)} (uploaded)", key)
+        choices += [(_("{name} (uploaded)").format(name=session.upload_names.get(key, path.name)), key)
                     for key, path in session.uploads.items()]
     return choices
 
 
 def resolve(key, handle: TrainTabHandle, train_session, session: Session) -> Path:
     """The file behind a checkpoint key, checked against what this session may read."""
-    kind, _, name = (key or "").partition(":") if isinstance(key, str) else ("", "", "")
+    kind, _colon, name = (key or "").partition(":") if isinstance(key, str) else ("", "", "")
     if kind == "bundled" and name in {p.name for p in bundled_checkpoints()}:
         return BUNDLED_DIR / name
     if kind == "run" and RUN_NAME.match(name):
         root = handle.checkpoints(train_session)
-        for _, path in root:
+        for _label, path in root:
             if Path(path).parent.name == name:
                 return Path(path)
     if kind == "upload" and key in session.uploads:
         return session.uploads[key]
-    raise ValueError("Choose a checkpoint from the list (or upload one): that one is not available.")
+    raise ValueError(_("Choose a checkpoint from the list (or upload one): that one is not available."))
 
 
 @functools.lru_cache(maxsize=32)
 def _parameters(model_json: str) -> int:
-    return count_parameters(UNet(config_from_dict(UNetConfig, json.loads(model_json), "model")))
+    with torch.device("meta"):  # counted without allocating: a header may describe any size of network
+        return count_parameters(UNet(config_from_dict(UNetConfig, json.loads(model_json), "model")))
 
 
 def summary_markdown(path: Path) -> tuple[str, int]:
-    """What a checkpoint was trained on and how, from its header; and its T."""
+    """What a checkpoint was trained on and how, from its header; and its T (in the request's language)."""
     config = read_config(path)
     if config.get("architecture") != "unet":
-        raise CheckpointError(f"'{path.name}' holds a 2-D model, not an image model; sample it in the 2-D lab")
+        raise CheckpointError(_("'{name}' holds a 2-D model, not an image model; sample it in the 2-D lab")
+                              .format(name=path.name))
     model, training = config.get("model") or {}, config.get("training") or {}
     dataset, diffusion = config.get("dataset") or {}, config.get("diffusion") or {}
     size, channels = model.get("image_size", "?"), model.get("channels")
     params = _parameters(json.dumps(model, sort_keys=True))
     T = int(diffusion.get("timesteps", 1000))
-    data = dataset.get("root") or dataset.get("name") or "unknown data"
+    data = dataset.get("root") or dataset.get("name") or _("unknown data")
     count, held = dataset.get("num_images"), dataset.get("num_held_out")
-    counts = (f" ({count:,} images{f', {held:,} held out' if isinstance(held, int) and held > 0 else ''})"
-              if isinstance(count, int) else "")
-    lines = [f"**{html.escape(path.stem)}** · trained {int(config.get('step', 0)):,} steps on "
-             f"*{html.escape(str(data))}*{counts}",
-             f"{size}×{size} {'grey' if channels == 1 else 'colour'} · U-Net "
-             f"*{html.escape(str(training.get('preset', 'custom')))}* ({params:,} parameters) · "
-             f"{diffusion.get('schedule', '?')} β, T = {T:,} · {config.get('prediction', 'eps')}-prediction"]
+    if isinstance(count, int) and isinstance(held, int) and held > 0:
+        counts = " " + _("({count} images, {held} held out)").format(count=f"{count:,}", held=f"{held:,}")
+    else:
+        counts = " " + _("({count} images)").format(count=f"{count:,}") if isinstance(count, int) else ""
+    lines = [_("**{name}** · trained {steps} steps on *{data}*{counts}").format(
+                 name=html.escape(path.stem), steps=f"{int(config.get('step', 0)):,}", data=html.escape(str(data)),
+                 counts=counts),
+             _("{size}×{size} {colour} · U-Net *{preset}* ({params} parameters) · {schedule} β, T = {T} · "
+               "{prediction}-prediction").format(
+                 size=size, colour=_("grey") if channels == 1 else _("colour"),
+                 preset=html.escape(str(training.get("preset") or _("custom"))), params=f"{params:,}",
+                 schedule=diffusion.get("schedule", "?"), T=f"{T:,}", prediction=config.get("prediction", "eps"))]
     return "\n\n".join(lines), T
 
 
@@ -164,13 +178,18 @@ def png_data_url(pixels: np.ndarray) -> str:
 
 def live_html(title: str, index: int, count: int, t: int, elapsed: float, panels: list[np.ndarray] | None,
               note: str = "") -> str:
-    """The step counter, a progress bar, and the grids x_t | x̂_0 (| ε̂)."""
+    """The step counter, a progress bar, and the grids x_t | x̂_0 (| ε̂).
+
+    In English the head reads "step 12 / 100 · t = 880 · 9.5 steps/s · 9 s left" (tests and benches parse it).
+    """
     rate = index / elapsed if elapsed > 0 else 0.0
-    eta = f" · {(count - index) / rate:.0f} s left" if 0 < index < count and rate > 0 else ""
-    head = (f"<div class='live-head'><span>{html.escape(title)}</span><span>step <b>{index:,}</b> / {count:,} · "
-            f"t = <b>{t:,}</b> · {rate:.1f} steps/s{eta}</span></div>"
+    eta = (" · " + _("{seconds} s left").format(seconds=f"{(count - index) / rate:.0f}")
+           if 0 < index < count and rate > 0 else "")
+    head = (f"<div class='live-head'><span>{html.escape(title)}</span><span>"
+            + _("step <b>{index}</b> / {count}").format(index=f"{index:,}", count=f"{count:,}")
+            + f" · t = <b>{t:,}</b> · " + _("{rate} steps/s").format(rate=f"{rate:.1f}") + f"{eta}</span></div>"
             f"<div class='live-bar'><div style='width:{100 * index / max(count, 1):.1f}%'></div></div>")
-    captions = ["x<sub>t</sub> (the sample)", "x̂<sub>0</sub> (the network's guess)", "ε̂ (predicted noise)"]
+    captions = [_("x<sub>t</sub> (the sample)"), _("x̂<sub>0</sub> (the network's guess)"), _("ε̂ (predicted noise)")]
     figures = "".join(f"<figure><figcaption>{cap}</figcaption><img alt='{html.escape(cap)}' "
                       f"src='{png_data_url(p)}'></figure>" for cap, p in zip(captions, panels or []))
     return f"{head}<div class='live-panels'>{figures}</div>{f'<p>{note}</p>' if note else ''}"
@@ -181,10 +200,20 @@ def idle_html(message: str) -> str:
 
 
 def compare_html(results: list[RunResult]) -> str:
-    figures = "".join(f"<figure><figcaption><b>{html.escape(r.description)}</b><br>{r.seconds:.2f} s"
-                      f"{' (stopped)' if r.stopped else ''}</figcaption><img alt='{html.escape(r.description)}' "
+    figures = "".join(f"<figure><figcaption><b>{html.escape(described(r.description))}</b><br>{r.seconds:.2f} s"
+                      f"{' ' + _('(stopped)') if r.stopped else ''}</figcaption>"
+                      f"<img alt='{html.escape(described(r.description))}' "
                       f"src='{png_data_url(r.final)}'></figure>" for r in results)
-    return f"<p>Same seed, same number of steps, same starting noise:</p><div class='cmp'>{figures}</div>"
+    return f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
+
+
+_STEPS = re.compile(r"(.*, )(\d+) steps")
+
+
+def described(description: str) -> str:
+    """A run's description from the core ("DDIM η = 0, 50 steps") in the request's language."""
+    match = _STEPS.fullmatch(description)
+    return match.group(1) + _("{count} steps").format(count=match.group(2)) if match else description
 
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
@@ -193,24 +222,33 @@ class SampleTab:
     def __init__(self, settings: deployment.Settings, handle: TrainTabHandle):
         self.settings, self.handle = settings, handle
         self.max_images = 64 if settings.demo else 256
-        self.pool = SamplerPool(settings.max_concurrent_runs)
+        # On a ZeroGPU Space only the decorated callback's own process holds the GPU: sample in a thread there.
+        self.pool = SamplerPool(settings.max_concurrent_runs, in_process=gpu.zero_gpu())
 
     def choices(self, key, train_session, session):
         """Refresh the picker, keeping the current choice if it is still there (and start the sampling
-        process in the background, so the first Sample does not wait for it)."""
+        process in the background, so the first Sample does not wait for it).
+
+        Labels are in the language of the callback that calls this (`picker` is this tab's callback)."""
         self.pool.warm_up()
         choices = checkpoint_choices(self.handle, train_session, session)
-        keys = [k for _, k in choices]
+        keys = [k for _label, k in choices]
         value = key if key in keys else (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else
                                          (keys[0] if keys else None))
         return gr.Dropdown(choices=choices, value=value)
 
     @user_errors
+    def picker(self, key, train_session, session):
+        """`choices` as this tab's callback, served in its request's language."""
+        return self.choices(key, train_session, session)
+
+    @user_errors
     def summary(self, key, train_session, session):
         if not key:
-            return "No checkpoint chosen.", gr.skip()
+            return _("No checkpoint chosen."), gr.skip()
         markdown, T = summary_markdown(resolve(key, self.handle, train_session, session))
-        return markdown, gr.Number(maximum=T, info=f"1 to T = {T:,}: fewer steps skip along the chain")
+        return markdown, gr.Number(maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(
+            T=f"{T:,}"))
 
     @user_errors
     def upload(self, file, train_session, session: Session):
@@ -220,12 +258,14 @@ class SampleTab:
         source = Path(file)
         limit = deployment.max_file_bytes()
         if source.stat().st_size > limit:
-            raise ValueError(f"'{source.name}' is larger than {limit // 2**20} MB, the most this app accepts")
+            raise ValueError(_("'{name}' is larger than {mb} MB, the most this app accepts").format(
+                name=source.name, mb=limit // 2**20))
         try:  # the whole file, weights too: a damaged upload is refused now, not at Sample
+            load_checkpoint(source)  # checks the header's every value before the summary reads them
             summary_markdown(source)
-            load_checkpoint(source)
         except CheckpointError as exc:
-            raise ValueError(f"That file cannot be sampled: {exc}") from None
+            raise ValueError(_("That file cannot be sampled: {reason}").format(reason=i18n.message(str(exc)))) \
+                from None
         key = f"upload:{len(session.uploads) + 1}"
         target = session.folder / "uploads" / f"{len(session.uploads) + 1}-{uuid.uuid4().hex[:8]}.safetensors"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -236,21 +276,22 @@ class SampleTab:
     def _config(self, sampler, steps, eta, variance, n, seed, device, clip) -> SampleConfig:
         n = int(n or 0)
         if not 1 <= n <= self.max_images:
-            raise ValueError(f"The number of images must be from 1 to {self.max_images}.")
+            raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
         if steps is None or seed is None or not 0 <= int(seed) <= SEED_MAX:
-            raise ValueError(f"Steps and a seed from 0 to {SEED_MAX:,} are needed.")
+            raise ValueError(_("Steps and a seed from 0 to {most} are needed.").format(most=f"{SEED_MAX:,}"))
         if sampler not in ("ddpm", "ddim") or variance not in ("beta", "beta_tilde"):
-            raise ValueError("Choose DDPM or DDIM, and σ² = β or β̃.")
+            raise ValueError(_("Choose DDPM or DDIM, and σ² = β or β̃."))
         if device not in ["auto", *available_devices()]:
-            raise ValueError(f"Device {device!r} is not present here; choose one of "
-                             f"{', '.join(['auto', *available_devices()])}.")
+            raise ValueError(_("Device {device} is not present here; choose one of {devices}.").format(
+                device=repr(device), devices=", ".join(["auto", *available_devices()])))
         return SampleConfig(n=n, sampler=sampler, steps=int(steps), eta=float(eta or 0.0), variance=variance,
                             clip=bool(clip), seed=int(seed), device=device)
 
     def _check_idle(self, session: Session) -> None:
         if session.job is not None and not session.job.finished:
-            raise ValueError("A sampling run is still going in this tab: press Stop first.")
+            raise ValueError(_("A sampling run is still going in this tab: press Stop first."))
 
+    @gpu.GPU
     @user_errors
     def sample(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                session: Session):
@@ -259,6 +300,7 @@ class SampleTab:
                                      train_session, session)
         yield from self._stream(self._job(path, [(path.stem, config)], with_eps), session, compare=False)
 
+    @gpu.GPU(duration=4 * gpu.SAMPLE_SECONDS)
     @user_errors
     def compare(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
                 session: Session):
@@ -273,7 +315,7 @@ class SampleTab:
         self._check_idle(session)
         path = resolve(key, self.handle, train_session, session)
         try:
-            _, T = summary_markdown(path)
+            _summary, T = summary_markdown(path)
         except CheckpointError as exc:
             raise ValueError(str(exc)) from None
         config = self._config(sampler, steps, eta, variance, n, seed, device, clip)
@@ -292,7 +334,8 @@ class SampleTab:
 
     def _live(self, handle: SampleJobHandle) -> str:
         frame, runs = handle.latest, len(handle.job.runs)
-        title = frame.description + (f" ({frame.run + 1} of {runs})" if runs > 1 else "")
+        title = described(frame.description) + (" " + _("({run} of {runs})").format(run=frame.run + 1, runs=runs)
+                                                 if runs > 1 else "")
         return live_html(title, frame.index, frame.count, frame.t, frame.elapsed, frame.panels)
 
     def _stream(self, job: SampleJob, session: Session, compare: bool):
@@ -303,7 +346,7 @@ class SampleTab:
             raise ValueError(str(exc)) from None
         session.job = handle
         try:
-            yield idle_html("⏳ Starting…"), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
+            yield idle_html("⏳ " + _("Starting…")), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
             while not handle.finished:
                 if handle.poll(POLL_S):
                     yield self._live(handle), gr.skip(), gr.skip(), gr.skip(), session
@@ -316,26 +359,34 @@ class SampleTab:
     def _finish(self, handle: SampleJobHandle, session: Session, compare: bool):
         result = session.result = handle.results[-1]
         stats = result.statistics
-        title = f"{result.description}: {result.seconds:.1f} s" + (" (stopped)" if result.stopped else "")
+        description = described(result.description)
+        title = f"{description}: {result.seconds:.1f} s" + (" " + _("(stopped)") if result.stopped else "")
         figure = plots.as_plot(plots.sampling_figure(stats["t"], stats["std"], stats["x0_change"], title))
         index, t, panels = result.kept[-1]
-        note = (f"⏹ Stopped after {index:,} of {result.count:,} steps." if result.stopped else
-                f"✅ Done: {result.count:,} steps in {result.seconds:.1f} s.")
-        live = live_html(result.description, index, result.count, t, result.seconds, panels, note)
+        # English: "Done: N steps in X s" (tests, the browser tests and bench/bench_sample_stream.py parse it).
+        count = f"{result.count:,}"
+        note = ("⏹ " + _("Stopped after {index} of {count} steps.").format(index=f"{index:,}", count=count)
+                if result.stopped else
+                "✅ " + _("Done: {count} steps in {seconds} s.").format(count=count, seconds=f"{result.seconds:.1f}"))
+        live = live_html(description, index, result.count, t, result.seconds, panels, note)
         final = upscale(result.final, 512)
         yield live, final, figure, compare_html(handle.results) if compare else gr.skip(), session
 
-    def _finished_result(self, session: Session | None, what: str) -> RunResult:
+    def _finished_result(self, session: Session | None, busy: str, empty: str) -> RunResult:
+        """The session's last result; else `busy` (a run is going) or `empty` (none yet) as the error."""
         if session is not None and session.job is not None and not session.job.finished:
-            raise ValueError(f"A run is still going: wait for it to finish (or press Stop), then {what}.")
+            raise ValueError(busy)
         if session is None or session.result is None:
-            raise ValueError(f"Sample first: there is nothing to {what} yet.")
+            raise ValueError(empty)
         return session.result
 
     @user_errors
     def export(self, fmt: str, session: Session | None):
         """Write the last run's animation (x_t beside x̂_0) as a GIF, MP4 or WebM in the session's folder."""
-        result = self._finished_result(session, "export its animation")
+        result = self._finished_result(
+            session, _("A run is still going: wait for it to finish (or press Stop), then export its animation."),
+            _("Sample first: there is nothing to export its animation yet."))
+        # The frames' captions stay English: the animation font (ddpm_core.animation) has no Hangul.
         frames = [compose_frame(list(zip(("x_t", "predicted x_0", "predicted noise"), panels)),
                                 f"{result.description}   step {index}/{result.count}   t = {t}")
                   for index, t, panels in result.kept]
@@ -344,7 +395,9 @@ class SampleTab:
 
     @user_errors
     def export_png(self, session: Session | None):
-        result = self._finished_result(session, "download its grid")
+        result = self._finished_result(
+            session, _("A run is still going: wait for it to finish (or press Stop), then download its grid."),
+            _("Sample first: there is nothing to download its grid yet."))
         path = session.folder / "exports" / _safe_name(f"{result.name}-{result.slug}-{time.strftime('%Y%m%d-%H%M%S')}.png")
         return gr.File(str(save_png(upscale(result.final, 512), path)), visible=True)
 
@@ -375,56 +428,61 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> SampleTa
     settings = deployment.load()
     tab = SampleTab(settings, handle)
     session = gr.State(new_session, delete_callback=end_session)
-    gr.Markdown(INTRO, latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    gr.Markdown(i18n.bilingual(INTRO, INTRO_KO), latex_delimiters=[{"left": "$", "right": "$", "display": False}],
+                elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             with gr.Row(equal_height=True):
                 # Choices change per session; resolve() is what decides which keys may be read.
+                # The page translates these labels by key (ui/ko/sample.py has one per bundled file); the
+                # picker's refreshes are labelled on the server.
                 bundled = [(f"{p.stem} (bundled)", f"bundled:{p.name}") for p in bundled_checkpoints()]
-                checkpoint = gr.Dropdown(bundled, value=DEFAULT_CHECKPOINT if bundled else None, label="Checkpoint",
+                checkpoint = gr.Dropdown(bundled, value=DEFAULT_CHECKPOINT if bundled else None,
+                                         label=L("Checkpoint"),
                                          allow_custom_value=True, scale=5, elem_id="sample-checkpoint")
                 refresh_btn = gr.Button("⟳", size="sm", scale=0, min_width=44, elem_id="sample-refresh")
             summary = gr.Markdown(elem_id="sample-summary")
-            upload = gr.UploadButton("Upload a checkpoint (.safetensors)", file_types=[".safetensors"],
+            upload = gr.UploadButton(L("Upload a checkpoint (.safetensors)"), file_types=[".safetensors"],
                                      file_count="single", size="sm", elem_id="sample-upload")
-            sampler = gr.Radio([("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim")], value="ddpm", label="Sampler",
+            sampler = gr.Radio([("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim")], value="ddpm", label=L("Sampler"),
                                elem_id="sample-sampler")
             with gr.Row():
-                steps = gr.Number(100, label="Steps", precision=0, minimum=1, maximum=1000,
-                                  info="1 to T: fewer steps skip along the chain", elem_id="sample-steps")
-                n = gr.Slider(1, tab.max_images, value=64, step=1, label="Images", elem_id="sample-n")
+                steps = gr.Number(100, label=L("Steps"), precision=0, minimum=1, maximum=1000,
+                                  info=L("1 to T: fewer steps skip along the chain"), elem_id="sample-steps")
+                n = gr.Slider(1, tab.max_images, value=64, step=1, label=L("Images"), elem_id="sample-n")
             variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
-                                label="DDPM variance", elem_id="sample-variance")
-            eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM's variance)",
+                                label=L("DDPM variance"), elem_id="sample-variance")
+            eta = gr.Slider(0, 1, value=0, step=0.05, label=L("DDIM η (0: deterministic, 1: DDPM's variance)"),
                             visible=False, elem_id="sample-eta")
             with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=SEED_MAX, elem_id="sample-seed")
-                device = gr.Dropdown(["auto", *available_devices()], value="auto", label="Device",
+                seed = gr.Number(0, label=L("Seed"), precision=0, minimum=0, maximum=SEED_MAX, elem_id="sample-seed")
+                device = gr.Dropdown(["auto", *available_devices()], value="auto", label=L("Device"),
                                      elem_id="sample-device")
             with gr.Row():
-                clip = gr.Checkbox(True, label="Clip x̂₀ to [−1, 1]", elem_id="sample-clip")
-                with_eps = gr.Checkbox(False, label="Also show ε̂", elem_id="sample-eps")
-            with gr.Row():
-                run_btn = gr.Button("Sample", variant="primary", elem_id="sample-run")
-                stop_btn = gr.Button("Stop", elem_id="sample-stop")
-                compare_btn = gr.Button("Compare samplers", elem_id="sample-compare-run")
+                clip = gr.Checkbox(True, label=L("Clip x̂₀ to [−1, 1]"), elem_id="sample-clip")
+                with_eps = gr.Checkbox(False, label=L("Also show ε̂"), elem_id="sample-eps")
+            with gr.Row(elem_classes="tab-actions"):
+                run_btn = gr.Button(L("Sample"), variant="primary", elem_id="sample-run")
+                stop_btn = gr.Button(L("Stop"), elem_id="sample-stop")
+                compare_btn = gr.Button(L("Compare samplers"), elem_id="sample-compare-run")
         with gr.Column(scale=3, min_width=420):
-            live = gr.HTML(idle_html("Choose a checkpoint and press <b>Sample</b>."), elem_id="sample-live")
+            live = gr.HTML(i18n.bilingual(idle_html(IDLE), idle_html(i18n.translate(IDLE, "ko"))),
+                           elem_id="sample-live")
             with gr.Row():
-                final = gr.Image(label="Final samples", show_label=False, type="numpy", format="png", interactive=False, height=320,
+                final = gr.Image(label=L("Final samples"), show_label=False, type="numpy", format="png", interactive=False, height=320,
                                  buttons=["download"], elem_id="sample-final")
-                stats = gr.Plot(label="Per-step statistics", show_label=False, elem_id="sample-stats")
+                stats = gr.Plot(label=L("Per-step statistics"), show_label=False, elem_id="sample-stats")
             with gr.Row():
-                gif_btn = gr.Button("Export GIF", size="sm", elem_id="sample-gif")
-                mp4_btn = gr.Button("Export MP4", size="sm", elem_id="sample-mp4")
-                webm_btn = gr.Button("Export WebM", size="sm", elem_id="sample-webm")
-                png_btn = gr.Button("Grid as PNG", size="sm", elem_id="sample-png")
-            exported = gr.File(label="Download", interactive=False, visible=False, elem_id="sample-export")
+                gif_btn = gr.Button(L("Export GIF"), size="sm", elem_id="sample-gif")
+                mp4_btn = gr.Button(L("Export MP4"), size="sm", elem_id="sample-mp4")
+                webm_btn = gr.Button(L("Export WebM"), size="sm", elem_id="sample-webm")
+                png_btn = gr.Button(L("Grid as PNG"), size="sm", elem_id="sample-png")
+            exported = gr.File(label=L("Download"), interactive=False, visible=False, elem_id="sample-export")
             comparison = gr.HTML(elem_id="sample-compare")
     code_panels.build("ddpm_step", "ddim_step", "posterior")
 
     train_session = handle.session
-    choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, session], outputs=checkpoint,
+    choices = dict(fn=tab.picker, inputs=[checkpoint, train_session, session], outputs=checkpoint,
                    api_visibility="private", show_progress="hidden")
     describe_choice = dict(fn=tab.summary, inputs=[checkpoint, train_session, session], outputs=[summary, steps],
                            api_visibility="private", show_progress="hidden")

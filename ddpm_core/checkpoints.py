@@ -264,11 +264,13 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     prediction = config.get("prediction", "eps")
     if prediction not in ("eps", "x0", "v"):
         raise CheckpointError(f"'{path.name}' has unknown prediction type {prediction!r}")
-    networks = {}
+    # Check the shapes on the meta device first: a hostile config asking for a network of terabytes
+    # is refused for not fitting the file's tensors before anything is allocated.
+    with torch.device("meta"):
+        shape_only = _build_network(config)
     for prefix in ("ema", "model"):
-        network = _build_network(config)
-        _check_weights(network, shapes, prefix)
-        networks[prefix] = network
+        _check_weights(shape_only, shapes, prefix)
+    networks = {prefix: _build_network(config) for prefix in ("ema", "model")}
     try:
         tensors = load_bytes(path.read_bytes())
     except (SafetensorError, OSError) as exc:

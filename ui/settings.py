@@ -96,7 +96,17 @@ def sample_memory_bytes() -> int | None:
     return megabytes * 2**20
 
 
+def queue_options() -> dict:
+    """queue() options: four events at a time (each event type's own limits, e.g. training runs, stay lower);
+    a public server also caps how many may wait, so a flood gets "queue is full" instead of hour-long waits."""
+    return {"default_concurrency_limit": 4, **({"max_size": 64} if demo_mode() else {})}
+
+
 def launch_options() -> dict:
-    """launch() options from the environment; demo mode also closes Gradio's /monitoring page (open to anyone)."""
-    options = {"max_file_size": max_file_bytes()}
+    """launch() options from the environment; demo mode also closes Gradio's /monitoring page (open to anyone).
+
+    show_error: Gradio's own refusals (a file that was not uploaded, a full queue) reach the page as
+    their message instead of a bare "Error"; callbacks turn their own errors into messages (ui/errors.py).
+    """
+    options = {"max_file_size": max_file_bytes(), "show_error": True}
     return {**options, "enable_monitoring": False} if demo_mode() else options

@@ -11,6 +11,7 @@ import logging
 import gradio as gr
 
 from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, settings, train_tab
+from ui.i18n import L
 from ui.plots2d import REGISTER_FRAMES_JS
 
 TITLE = "DDPM Explorer"
@@ -40,18 +41,18 @@ def build_app() -> gr.Blocks:
         with gr.Row(elem_id="ddpm-header", equal_height=True):
             gr.Markdown(f"# 🌫️ {TITLE}", elem_id="ddpm-title")
             gr.HTML(LANGUAGE_LINKS, elem_id="ddpm-language", padding=False)
-            projector_btn = gr.Button("📽 Projector mode", size="sm", scale=0, min_width=200, elem_id="projector-toggle")
+            projector_btn = gr.Button(L("📽 Projector mode"), size="sm", scale=0, min_width=200, elem_id="projector-toggle")
         gr.Markdown(INTRO, latex_delimiters=forward_tab.LATEX, elem_classes="ddpm-intro")
         with gr.Tabs():
-            with gr.Tab("Forward process", id="forward"):
+            with gr.Tab(L("Forward process"), id="forward"):
                 forward_tab.build(demo)
-            with gr.Tab("2-D lab", id="lab2d"):
+            with gr.Tab(L("2-D lab"), id="lab2d"):
                 lab2d_tab.build(demo)
-            with gr.Tab("Train", id="train"):
+            with gr.Tab(L("Train"), id="train"):
                 trained = train_tab.build(demo)
-            with gr.Tab("Sample", id="sample") as sample_item:
+            with gr.Tab(L("Sample"), id="sample") as sample_item:
                 sampled = sample_tab.build(demo, trained, sample_item)
-            with gr.Tab("Evaluate", id="evaluate") as evaluate_item:
+            with gr.Tab(L("Evaluate"), id="evaluate") as evaluate_item:
                 evaluate_tab.build(demo, sampled, evaluate_item)
         projector_btn.click(None, js=projector.TOGGLE_JS, api_visibility="private")
     return demo
@@ -68,4 +69,4 @@ def launch_options() -> dict:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    build_app().queue(default_concurrency_limit=4).launch(**launch_options())
+    build_app().queue(**settings.queue_options()).launch(**launch_options())

@@ -29,9 +29,14 @@ html.projector .prose, html.projector .prose p, html.projector .prose li, html.p
 html.projector .prose th { font-size: 24px; line-height: 1.35; color: #000; }
 html.projector .prose h1 { font-size: 34px; margin: 0; }
 html.projector .gradio-container { max-width: none !important; padding: 4px 12px !important; }
-html.projector .ddpm-intro { display: none; }
+/* The page's and the tabs' introductions are for reading alone; on a projector the main view comes first. */
+html.projector .ddpm-intro, html.projector .tab-intro { display: none; }
+html.projector .tab-actions { order: -1; }
 html.projector button[role="tab"] { font-size: 24px; font-weight: 600; padding: 4px 14px; }
 html.projector button[role="tab"][aria-selected="true"] { border-bottom: 4px solid #0072B2; }
+/* A slider's label keeps its width: its number box moves under it rather than squeezing it. */
+html.projector .block .head { flex-wrap: wrap; row-gap: 4px; }
+html.projector .block .head > label { flex: 1 1 auto; min-width: 6em; }
 html.projector .eq-code .code_wrap, html.projector .eq-code .cm-editor { font-size: 20px; }
 """
 
@@ -41,19 +46,39 @@ JS = """
 () => {
   const FONT = %(font)d;
   const on = () => document.documentElement.classList.contains('projector');
+  // Each figure's own layout (as the server sent it) is remembered; projector mode scales its text and
+  // margins by FONT / its font size and caps its height at the window's below the header and tabs.
   const fit = (gd) => {
     if (!window.Plotly || !gd.layout) return;
-    const want = on() ? FONT : (gd._ddpmFont || 14);
-    const have = gd.layout.font && gd.layout.font.size;
-    if (gd._ddpmFont === undefined) gd._ddpmFont = have || 14;
-    if (have === want) return;
-    const scale = want / (have || 14);
-    const update = {'font.size': want};
-    if (gd.layout.title && gd.layout.title.font && gd.layout.title.font.size)
-      update['title.font.size'] = Math.round(gd.layout.title.font.size * scale);
-    (gd.layout.annotations || []).forEach((a, i) => {
-      if (a.font && a.font.size) update['annotations[' + i + '].font.size'] = Math.round(a.font.size * scale);
+    if (gd._ddpmFigure !== gd.data) {  // a new figure from the server
+      const layout = gd.layout;
+      gd._ddpmFigure = gd.data;
+      gd._ddpmState = 'off';
+      gd._ddpmOriginal = {
+        font: (layout.font && layout.font.size) || 14, height: layout.height,
+        margin: Object.assign({}, layout.margin || {}),
+        title: layout.title && layout.title.font && layout.title.font.size,
+        annotations: (layout.annotations || []).map((a) => a.font && a.font.size),
+        legend: layout.legend && layout.legend.y < 0 ? {y: layout.legend.y, yanchor: layout.legend.yanchor} : null,
+      };
+    }
+    const state = on() ? 'on' : 'off';
+    if (gd._ddpmState === state) return;
+    gd._ddpmState = state;
+    const o = gd._ddpmOriginal, scale = state === 'on' ? FONT / o.font : 1;
+    const update = {'font.size': Math.round(o.font * scale)};
+    if (o.height) update.height = state === 'on' ? Math.min(o.height, Math.max(320, window.innerHeight - 140)) : o.height;
+    ['t', 'b', 'l', 'r'].forEach((side) => {
+      if (o.margin[side] !== undefined) update['margin.' + side] = Math.round(o.margin[side] * scale);
     });
+    if (o.title) update['title.font.size'] = Math.round(o.title * scale);
+    o.annotations.forEach((size, i) => { if (size) update['annotations[' + i + '].font.size'] = Math.round(size * scale); });
+    if (o.legend) {  // a legend below the plot goes to the bottom edge, clear of a slider's larger labels
+      const height = update.height || o.height || 450, top = update['margin.t'] || 80, bottom = update['margin.b'] || 80;
+      const area = Math.max(1, height - top - bottom);
+      update['legend.y'] = state === 'on' ? -(bottom - 4) / area : o.legend.y;
+      update['legend.yanchor'] = state === 'on' ? 'bottom' : (o.legend.yanchor || 'auto');
+    }
     window.Plotly.relayout(gd, update);
   };
   const fitAll = () => document.querySelectorAll('.js-plotly-plot').forEach((gd) => {

@@ -2,8 +2,8 @@
 
 Run:  cd /work/main && .venv/bin/python bench/bench_load.py [--sessions 1 8 16] [--seconds 20] [--no-training]
 
-The app is launched in this process as a Space runs it (DDPM_DEMO=1, two training runs allowed at once,
-`launch_options()`, the queue with app.py's concurrency), on a free local port. Each session is its own
+The app runs as a Space runs it: `python app.py` in a process of its own (DDPM_DEMO=1, two training runs
+allowed at once) on a free local port; the clients run in this process, so they do not share its GIL. Each session is its own
 gradio_client Client (its own Gradio session), loads its own 64×64 image once, and then, for `--seconds`,
 alternates `/forward` (x_t as PNG plus its numbers: one slider step of the API) and `/views_at_t` (the
 plots, histogram, equation and statistics the page asks for when t settles), at a random t each time,
@@ -23,13 +23,17 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
-from common import machine  # noqa: F401  (sets up the environment first)
+from common import ROOT, machine  # noqa: F401  (sets up the environment first)
 
 os.environ["DDPM_DEMO"] = "1"
 os.environ["DDPM_MAX_RUNS"] = "2"
@@ -122,13 +126,18 @@ def main() -> None:
     parser.add_argument("--no-training", action="store_true")
     args = parser.parse_args()
 
-    from app import build_app, launch_options
-
     print("DDPM Explorer: latency under load, demo mode (bench/bench_load.py)")
     print("machine:", machine())
-    demo = build_app().queue(default_concurrency_limit=4)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, **launch_options())
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url + "/config", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
     folder = Path(tempfile.mkdtemp(prefix="ddpm-bench-load-"))
     try:
         for sessions in args.sessions:
@@ -142,7 +151,9 @@ def main() -> None:
             for thread in threads:
                 thread.join(60)
     finally:
-        demo.close()
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
     print("machine:", machine())
 
 

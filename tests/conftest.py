@@ -52,6 +52,23 @@ def app_url():
     demo.close()
 
 
+def launch_app(**env: str):
+    """Build and launch the app with `env` set while it is built (e.g. DDPM_DEMO="1"); yields its URL, then closes it.
+
+    For a module's own app in a mode other than the default (use it as a generator fixture's body).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        from app import build_app, launch_options
+
+        demo = build_app().queue(default_concurrency_limit=4)
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                                quiet=True, **launch_options())
+    yield url.rstrip("/")
+    demo.close()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):

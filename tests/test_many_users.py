@@ -20,7 +20,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from conftest import free_port
+from conftest import launch_app
 from ddpm_core.images import load_image
 from ddpm_core.schedules import make_beta_schedule
 
@@ -81,16 +81,7 @@ def test_concurrent_sessions_each_get_their_own_forward_process(app_url, tmp_pat
 @pytest.fixture(scope="module")
 def demo_url():
     """The demo-mode app (as on a Space) allowing two runs at once."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DDPM_DEMO", "1")
-        env.setenv("DDPM_MAX_RUNS", "2")
-        from app import build_app, launch_options
-
-        demo = build_app().queue(default_concurrency_limit=4)
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, **launch_options())
-    yield url.rstrip("/")
-    demo.close()
+    yield from launch_app(DDPM_DEMO="1", DDPM_MAX_RUNS="2")
 
 
 def _dataset(folder, n: int, horizontal: bool) -> list:

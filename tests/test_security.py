@@ -23,24 +23,16 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from safetensors.torch import save_file
 
-from conftest import ROOT, free_port
+from conftest import ROOT, launch_app
 
 SCHEDULE = ("linear", 100, 1e-4, 0.02, True, 0.008)
 SECRET = "ddpm-explorer-test-secret-7f3a"
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
+def demo_url():
     """The app as a Space runs it: DDPM_DEMO=1 (uploads only, caps, monitoring off)."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DDPM_DEMO", "1")
-        from app import build_app, launch_options
-
-        demo = build_app().queue(default_concurrency_limit=4)
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                                quiet=True, **launch_options())
-    yield url.rstrip("/")
-    demo.close()
+    yield from launch_app(DDPM_DEMO="1")
 
 
 @pytest.fixture(scope="module")

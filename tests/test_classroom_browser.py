@@ -127,3 +127,21 @@ def test_the_switches_are_remembered(projector_page, app_url):
     _open(page, page.url)
     assert page.locator("button[role=tab]").all_inner_texts() == TAB_NAMES["en"]
     assert not page.evaluate("document.documentElement.classList.contains('projector')")
+
+
+def test_projector_mode_during_a_korean_sampling_run(projector_page, app_url, artifacts):
+    """The Sample tab's live grids, in Korean on a projector: what a lecture shows."""
+    page = projector_page
+    _open(page, f"{app_url}/?lang=ko&projector=1")
+    page.locator("button[role=tab]").nth(3).click()
+    page.locator("#sample-sampler").get_by_text("DDIM", exact=True).click()
+    steps = page.locator("#sample-steps input")
+    steps.fill("40")
+    steps.press("Enter")
+    page.locator("#sample-run").click()
+    page.wait_for_function("/완료: 40 스텝/.test(document.querySelector('#sample-live').innerText)", timeout=90_000)
+    live = page.locator("#sample-live").inner_text()
+    assert HANGUL.search(live) and "Done" not in live, live
+    box = _box(page, "#sample-live figure img")
+    assert box["y"] + box["height"] <= HEIGHT + 1, box
+    page.screenshot(path=str(artifacts / "classroom_ko_sample_done.png"))

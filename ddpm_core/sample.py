@@ -186,6 +186,11 @@ class SamplingRun:
         c = self.config
         x_T, generator = self.initial_noise()
         previous_x0 = None
+        if self.device.type == "cpu":
+            # Late in a run, activations below 1.2e-38 (denormals) appear, and x86 CPUs compute with them
+            # many times slower: flushing them to zero made 50-step DDIM's forward passes 12 % faster
+            # here (bench/README.md). It changes no value above 1e-38.
+            torch.set_flush_denormal(True)
         with torch.inference_mode():
             for frame in sample_loop(self.model, self.diffusion, x_T, sampler=c.sampler, steps=c.steps, eta=c.eta,
                                      prediction=self.checkpoint.prediction, variance=c.variance, clip=c.clip,

@@ -43,9 +43,10 @@ def free_port() -> int:
 def app_url():
     """The real app, built and launched as `python app.py` does, on a free local port."""
     from app import build_app, launch_options
+    from ui.settings import queue_options
 
     demo = build_app()
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(**queue_options())
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, **launch_options())
     yield url.rstrip("/")
@@ -61,8 +62,9 @@ def launch_app(**env: str):
         for name, value in env.items():
             patch.setenv(name, value)
         from app import build_app, launch_options
+        from ui.settings import queue_options
 
-        demo = build_app().queue(default_concurrency_limit=4)
+        demo = build_app().queue(**queue_options())
         _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                 quiet=True, **launch_options())
     yield url.rstrip("/")

@@ -33,11 +33,10 @@ def _with_request_parameter(fn, wrapper) -> None:
     wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), REQUEST: gr.Request}
 
 
-def _split(fn, args: tuple, kwargs: dict) -> tuple[tuple, dict, str]:
-    """(fn's own arguments, the language of the request among them)."""
+def _split(count: int, args: tuple, kwargs: dict) -> tuple[tuple, dict, str]:
+    """(the callback's own `count` positional arguments, its keyword arguments, the request's language)."""
     kwargs = dict(kwargs)
     request = kwargs.pop(REQUEST, None)
-    count = len(inspect.signature(fn).parameters)
     if len(args) > count:
         args, request = args[:count], args[count]
     return args, kwargs, i18n.language_of(request)
@@ -57,10 +56,12 @@ def user_errors(fn):
         return gr.Error(_("Something went wrong ({kind}). The app is still running; please try again or change "
                           "the input.").format(kind=type(exc).__name__))
 
+    count = len(inspect.signature(fn).parameters)  # once: callbacks run on every slider move
+
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def generator_wrapper(*args, **kwargs):
-            args, kwargs, language = _split(fn, args, kwargs)
+            args, kwargs, language = _split(count, args, kwargs)
             with i18n.language_scope(language):
                 generator = fn(*args, **kwargs)
             try:
@@ -81,7 +82,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        args, kwargs, language = _split(fn, args, kwargs)
+        args, kwargs, language = _split(count, args, kwargs)
         with i18n.language_scope(language):
             try:
                 return fn(*args, **kwargs)

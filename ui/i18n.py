@@ -22,12 +22,14 @@ then the cookie, then Accept-Language, then English.
 from __future__ import annotations
 
 import contextvars
+import json
 import re
 from contextlib import contextmanager
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
 from ui.ko import CATALOGUE as KO, MESSAGES as KO_MESSAGES
+from ui.ko.messages import SUMMARY, summary as data_summary
 
 LANGUAGES = ("en", "ko")
 NAMES = {"en": "English", "ko": "한국어"}
@@ -102,15 +104,14 @@ def language_scope(language: str) -> Iterator[None]:
 
 # ---- translating -------------------------------------------------------------------------------
 
-def _(text: str) -> str:
-    """`text` in the current request's language; English (the text itself) when it has no translation."""
-    if _language.get() == "ko":
-        return KO.get(text, text)
-    return text
-
-
 def translate(text: str, language: str) -> str:
+    """`text` in `language`; English (the text itself) when it has no translation."""
     return KO.get(text, text) if language == "ko" else text
+
+
+def _(text: str) -> str:
+    """`text` in the current request's language."""
+    return translate(text, _language.get())
 
 
 def message(text: str) -> str:
@@ -121,6 +122,9 @@ def message(text: str) -> str:
     """
     if _language.get() != "ko":
         return text
+    summary = SUMMARY.fullmatch(text)  # the data summary: optional parts, put together one by one
+    if summary:
+        return data_summary(summary, _)
     for pattern, korean in KO_MESSAGES:
         match = pattern.fullmatch(text)
         if match:
@@ -219,8 +223,6 @@ def layout_texts(config: dict) -> list[tuple[str, str, str]]:
 
 
 def _keys(text: str) -> list[str]:
-    import json
-
     return [json.loads(quoted) for quoted in _MARKER.findall(text)]
 
 

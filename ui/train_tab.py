@@ -377,37 +377,14 @@ def _where(plan: RunPlan, settings: deployment.Settings) -> str:
     return f"<code>{html.escape(shown)}</code>"
 
 
-# ddpm_core's data summary (ImageFolderData.summary()), piece by piece; the names of skipped files stay as written.
-_SUMMARY = re.compile(r"(?P<count>[\d,]+) images? from (?P<folder>.*)/ at (?P<size>\d+)×(?P=size) (?P<kind>grey|RGB)"
-                      r"(?P<flip>, randomly flipped)?(?: \((?P<held>[\d,]+) held out for evaluation\))?"
-                      r"(?:; (?P<skipped>[\d,]+) files? skipped: (?P<names>.*?))?"
-                      r"(?:; (?P<others>[\d,]+) other files? ignored \(not an image type\))?", re.DOTALL)
-
-
 def data_line(line: str) -> str:
     """A line train() logged before training (the data summary, the one-image notice) in the current language.
 
     The worker thread passes ddpm_core's English lines on as they are; the stream translates them here,
-    inside the request's language scope. A line of another shape goes through `i18n.message`.
+    inside the request's language scope: a catalogue text with `_`, anything else (the data summary
+    among them) with `i18n.message`.
     """
-    if i18n.current() == i18n.DEFAULT:
-        return line
-    match = _SUMMARY.fullmatch(line)
-    if match is None:
-        return _(line) if _(line) != line else i18n.message(line)
-    part = match.groupdict()
-    kind = _("grey") if part["kind"] == "grey" else part["kind"]
-    text = _("{count} images from {folder}/ at {size}×{size} {kind}").format(
-        count=part["count"], folder=part["folder"], size=part["size"], kind=kind)
-    if part["flip"]:
-        text += _(", randomly flipped")
-    if part["held"]:
-        text += _(" ({count} held out for evaluation)").format(count=part["held"])
-    if part["skipped"]:
-        text += _("; {count} files skipped: {names}").format(count=part["skipped"], names=part["names"])
-    if part["others"]:
-        text += _("; {count} other files ignored (not an image type)").format(count=part["others"])
-    return text
+    return _(line) if line in i18n.KO else i18n.message(line)
 
 
 def _preview_note(view: View) -> str:

@@ -21,7 +21,6 @@ files), and the command-line-only messages of evaluate.py, sample.py and train.p
 """
 
 import re
-from itertools import product
 
 N = r"(-?[\d,]+)"  # a whole number as the core writes it ("1,000")
 MB = r"([\d,.]+ MB)"
@@ -348,32 +347,36 @@ def _folder_messages() -> list[tuple[str, str]]:
          base_ko + r" 폴더가 비어 있습니다(숨김 파일은 무시합니다)."),
         (base_en + r" Not followed: (.+)\.", base_ko + r" 따라가지 않은 항목: \3."),
     ]
-    # ImageFolderData.summary(): "1,797 images from digits/ at 16×16 grey, randomly flipped (3 held out for
-    # evaluation); 2 files skipped: …; 1 other file ignored (not an image type)", each part after the size optional.
-    # Fuller shapes first: the skipped files' list (.+) would otherwise swallow the "ignored" part.
-    for colour, flipped, held, skipped, ignored in product(("grey", "RGB"), *[(True, False)] * 4):
-        english = rf"{N} images? from (.+)/ at (\d+)×(\d+) {colour}"
-        korean = r"\2/의 이미지 \1개, \3×\4 " + ("흑백" if colour == "grey" else "RGB")
-        group = 4
-        if flipped:
-            english += r", randomly flipped"
-            korean += r", 무작위 좌우 반전"
-        if held:
-            group += 1
-            english += rf" \({N} held out for evaluation\)"
-            korean += rf" (평가용으로 \{group}개 홀드아웃)"
-        if skipped:
-            group += 2
-            english += rf"; {N} files? skipped: (.+)"
-            korean += rf"; 파일 \{group - 1}개 건너뜀: \{group}"
-        if ignored:
-            group += 1
-            english += rf"; {N} other files? ignored \(not an image type\)"
-            korean += rf"; 이미지가 아닌 파일 \{group}개 무시"
-        found.append((english, korean))
     return found
 
 
 _RAW += _folder_messages()
+
+# ImageFolderData.summary(): "1,797 images from digits/ at 16×16 grey, randomly flipped (3 held out for
+# evaluation); 2 files skipped: …; 1 other file ignored (not an image type)", each part after the size
+# optional. One pattern, put together part by part from the catalogue's texts (ui/ko/train.py); the
+# names of skipped files stay as written.
+SUMMARY = re.compile(r"(?P<count>[\d,]+) images? from (?P<folder>.*)/ at (?P<size>\d+)×(?P=size) (?P<kind>grey|RGB)"
+                     r"(?P<flip>, randomly flipped)?(?: \((?P<held>[\d,]+) held out for evaluation\))?"
+                     r"(?:; (?P<skipped>[\d,]+) files? skipped: (?P<names>.*?))?"
+                     r"(?:; (?P<others>[\d,]+) other files? ignored \(not an image type\))?", re.DOTALL)
+
+
+def summary(match: re.Match, _) -> str:
+    """The data summary in the language of `_` (the catalogue lookup)."""
+    part = match.groupdict()
+    kind = _("grey") if part["kind"] == "grey" else part["kind"]
+    text = _("{count} images from {folder}/ at {size}×{size} {kind}").format(
+        count=part["count"], folder=part["folder"], size=part["size"], kind=kind)
+    if part["flip"]:
+        text += _(", randomly flipped")
+    if part["held"]:
+        text += _(" ({count} held out for evaluation)").format(count=part["held"])
+    if part["skipped"]:
+        text += _("; {count} files skipped: {names}").format(count=part["skipped"], names=part["names"])
+    if part["others"]:
+        text += _("; {count} other files ignored (not an image type)").format(count=part["others"])
+    return text
+
 
 PATTERNS = [(re.compile(english, re.DOTALL), korean) for english, korean in _RAW]

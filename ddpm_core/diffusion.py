@@ -1,13 +1,14 @@
-"""The Gaussian diffusion process: q(x_t | x_0), q(x_t | x_{t-1}) and the posterior q(x_{t-1} | x_t, x_0).
+"""The Gaussian diffusion process: q(x_t | x_0), q(x_t | x_{t-1}), the posterior q(x_{t-1} | x_t, x_0), and
+the fixed variances of the reverse process p_θ(x_{t-1} | x_t).
 
 Timestep convention, written down once for the whole package
 -----------------------------------------------------------
-The paper numbers the noising steps t = 1..T, with t = 0 the clean image x_0. Every per-step
-tensor here (`betas`, `alphas_cumprod`, ...) has length T and is indexed by ``i = t - 1``:
-``betas[0]`` is β_1 and ``betas[T - 1]`` is β_T. Every method's ``t`` argument is that 0-based
-index (as in Ho et al.'s reference code and diffusers), so ``q_sample(x0, t=0)`` is x_1, one
-step of noise, and ``q_sample(x0, t=T-1)`` is x_T. The clean image t = 0 has no index; a UI
-that shows "t = 0" shows x_0 itself.
+The paper numbers the noising steps t = 1..T, with t = 0 the clean image x_0. Every public function
+of `ddpm_core` takes and returns **0-based indices** ``i = t − 1``: every per-step tensor here
+(`betas`, `alphas_cumprod`, ...) has length T, ``betas[0]`` is β_1 and ``betas[T − 1]`` is β_T;
+``q_sample(x0, 0)`` is x_1, one step of noise, and ``q_sample(x0, T − 1)`` is x_T. The clean image
+x_0 has index −1 (``INDEX_X0``), where a sampler's chain ends. The paper's t appears only at a UI's
+edge, converted by `paper_t` and `index_of`, the one place that adds or subtracts the 1.
 
 Everything is dimension-agnostic: x can be images (B, C, H, W), 2-D points (B, 2) or anything
 with the batch first. Schedules are computed in float64; `_extract` casts to the dtype of x.
@@ -20,6 +21,20 @@ from collections.abc import Iterator
 import torch
 
 Tensor = torch.Tensor
+INDEX_X0 = -1  # the index of x_0 itself: the end of every reverse chain
+VARIANCES = ("beta", "beta_tilde")  # σ_t² of p_θ: β_t (the paper's default) or β̃_t (Ho et al. 2020, §3.2)
+
+
+def paper_t(index):
+    """The paper's t (1..T, and 0 for x_0) of a 0-based index (0..T − 1, and −1 for x_0); an int, or an array
+    or tensor of them."""
+    return int(index) + 1 if isinstance(index, int) else index + 1
+
+
+def index_of(t):
+    """The 0-based index of the paper's step t (t = 0, the clean x_0, is index −1); an int, or an array or
+    tensor of them."""
+    return int(t) - 1 if isinstance(t, int) else t - 1
 
 
 def _as_index(t, batch: int, device: torch.device) -> Tensor:
@@ -58,8 +73,13 @@ class GaussianDiffusion:
         self.sqrt_alphas = self.alphas.sqrt()
         self.sqrt_betas = betas.sqrt()
         self.posterior_variance = self.posterior_variance_beta_tilde()
-        self.posterior_log_variance_clipped = self.posterior_log_variance()
+        self.posterior_log_variance_clipped = self.first_step_clipped(self.posterior_variance).log()
         self.posterior_mean_coef1, self.posterior_mean_coef2 = self.posterior_mean_coefs()
+        # σ_t² of p_θ(x_{t−1} | x_t) for each choice, and its log, per index (see `reverse_variance`)
+        self.reverse_variance_beta = self.first_step_clipped(betas)
+        self.reverse_variance_beta_tilde = self.first_step_clipped(self.posterior_variance)
+        self.reverse_log_variance_beta = self.reverse_variance_beta.log()
+        self.reverse_log_variance_beta_tilde = self.reverse_variance_beta_tilde.log()
 
     # ---- constants ---------------------------------------------------------------------------
 
@@ -67,12 +87,16 @@ class GaussianDiffusion:
         """β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t  (Ho et al. 2020, Eq. 7). β̃_1 = 0."""
         return self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
 
-    def posterior_log_variance(self) -> Tensor:
-        """log β̃_t with β̃_1 = 0 replaced by β̃_2, as the reference implementation clips it."""
-        variance = self.posterior_variance
-        if self.num_timesteps == 1:  # no β̃_2 to borrow; β_1 is the only non-zero choice
-            return self.betas.log()
-        return torch.cat([variance[1:2], variance[1:]]).log()
+    def first_step_clipped(self, variance: Tensor) -> Tensor:
+        """A per-step variance with its value at t = 1 replaced by β̃_2: the t = 1 rule, in this one place.
+
+        β̃_1 = 0 has no logarithm, and β_1 = 1e-4 would make the decoder p_θ(x_0 | x_1) far too sharp, so
+        the reference implementation (and so Ho et al.'s reported bound) uses β̃_2 at t = 1 for either
+        choice of σ². With T = 1 there is no β̃_2 to borrow and β_1 is the only non-zero choice.
+        """
+        if self.num_timesteps == 1:
+            return self.betas.clone()
+        return torch.cat([self.posterior_variance[1:2], variance[1:]])
 
     def posterior_mean_coefs(self) -> tuple[Tensor, Tensor]:
         """μ̃_t = coef1·x_0 + coef2·x_t, coef1 = √ᾱ_{t−1}β_t/(1−ᾱ_t), coef2 = √α_t(1−ᾱ_{t−1})/(1−ᾱ_t) (Eq. 7)."""
@@ -130,28 +154,27 @@ class GaussianDiffusion:
         return (self._extract(self.sqrt_alphas, t, x_prev) * x_prev
                 + self._extract(self.sqrt_betas, t, x_prev) * noise)
 
-    def q_chain(self, x0: Tensor, num_steps: int,
+    def q_chain(self, x0: Tensor, t: int,
                 generator: torch.Generator | None = None) -> Iterator[tuple[int, Tensor]]:
-        """Run the Markov chain q(x_s | x_{s−1}) (Eq. 2) from x_0, yielding (s, x_s) for s = 1..num_steps.
+        """Run the Markov chain q(x_s | x_{s−1}) (Eq. 2) from x_0 up to index t, yielding (index, x) at every
+        index from 0 to t (t = −1 yields nothing: x_0 is where the chain starts).
 
         Each step draws fresh noise, so a particle's path is a (discretised) Brownian trajectory.
         """
-        if not 0 <= num_steps <= self.num_timesteps:
-            raise ValueError(f"num_steps must be from 0 to T = {self.num_timesteps}, got {num_steps}")
+        if not INDEX_X0 <= t < self.num_timesteps:
+            raise ValueError(f"t must be an index from −1 (x_0) to T − 1 = {self.num_timesteps - 1}, got {t}")
         x = x0
-        for index in range(num_steps):
+        for index in range(t + 1):
             x = self.q_step(x, index, generator=generator)
-            yield index + 1, x
+            yield index, x
 
-    def q_sample_chain(self, x0: Tensor, num_steps: int,
-                       generator: torch.Generator | None = None) -> Tensor:
-        """Sample x_t for t = `num_steps` by composing t single steps q(x_s | x_{s−1}) (Eq. 2).
+    def q_sample_chain(self, x0: Tensor, t: int, generator: torch.Generator | None = None) -> Tensor:
+        """Sample x at index t by composing t + 1 single steps q(x_s | x_{s−1}) (Eq. 2).
 
-        In distribution this equals `q_sample(x0, num_steps - 1)` (Eq. 4); it exists to show that.
-        `num_steps` = 0 returns x_0 itself.
+        In distribution this equals `q_sample(x0, t)` (Eq. 4); it exists to show that. t = −1 returns x_0.
         """
         x = x0
-        for _, x in self.q_chain(x0, num_steps, generator):
+        for _, x in self.q_chain(x0, t, generator):
             pass
         return x
 
@@ -161,6 +184,17 @@ class GaussianDiffusion:
         # sampler's hot path, where each fresh buffer costs as much as the arithmetic)
         mean = self._extract(self.posterior_mean_coef2, t, x_t) * x_t
         return mean.addcmul_(x0, self._extract(self.posterior_mean_coef1, t, x_t))
+
+    def reverse_variance(self, t, x: Tensor, variance: str = "beta") -> tuple[Tensor, Tensor]:
+        """σ_t² and log σ_t² of p_θ(x_{t−1} | x_t) at index t, shaped to broadcast against x (Ho et al. 2020, §3.2).
+
+        `variance` is "beta" (σ_t² = β_t, the paper's default) or "beta_tilde" (σ_t² = β̃_t, the posterior's);
+        at t = 1 either is β̃_2 (`first_step_clipped`).
+        """
+        if variance not in VARIANCES:
+            raise ValueError(f"unknown variance {variance!r}; choose one of {VARIANCES}")
+        return (self._extract(getattr(self, f"reverse_variance_{variance}"), t, x),
+                self._extract(getattr(self, f"reverse_log_variance_{variance}"), t, x))
 
     def q_posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t) -> tuple[Tensor, Tensor, Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I)  (Eq. 6–7)."""
@@ -180,6 +214,11 @@ class GaussianDiffusion:
         """ε̂ = (x_t − √ᾱ_t x_0) / √(1 − ᾱ_t), Eq. 4 solved for ε."""
         return ((self._extract(self.sqrt_recip_alphas_cumprod, t, x_t) * x_t - x0)
                 / self._extract(self.sqrt_recipm1_alphas_cumprod, t, x_t))
+
+    def score_from_eps(self, x_t: Tensor, t, eps: Tensor) -> Tensor:
+        """∇_x log q(x_t) ≈ s(x_t, t) = −ε / √(1 − ᾱ_t): the score of the noised data (Song et al. 2021, Eq. 4
+        with Ho et al.'s ε; exact for the true ε-predictor E[ε | x_t])."""
+        return eps / -self._extract(self.sqrt_one_minus_alphas_cumprod, t, x_t)
 
     def velocity(self, x0: Tensor, t, eps: Tensor) -> Tensor:
         """v = √ᾱ_t ε − √(1 − ᾱ_t) x_0, the v-prediction target (Salimans & Ho 2022, §4)."""

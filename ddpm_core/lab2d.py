@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.diffusion import INDEX_X0, GaussianDiffusion, paper_t
 from ddpm_core.losses import simple_loss
 from ddpm_core.mlp import DenoiserMLP
 from ddpm_core.samplers import sample_loop
@@ -90,14 +90,13 @@ def train_2d(model: DenoiserMLP, diffusion: GaussianDiffusion, data: torch.Tenso
 @torch.no_grad()
 def reverse_2d(model: torch.nn.Module, diffusion: GaussianDiffusion, n: int, seed: int = 0,
                every: int = 1, variance: str = "beta") -> Iterator[tuple[int, torch.Tensor]]:
-    """Sample n points by Algorithm 2, yielding (paper step t, x_t) from t = T down to t = 0.
+    """Sample n points by Algorithm 2, yielding (index t, x_t) from x_T (index T − 1) down to x_0 (index −1).
 
-    The first yield is the starting noise x_T ~ N(0, I); then every `every` steps and the final x_0.
+    The first yield is the starting noise x_T ~ N(0, I); then every `every` paper steps and the final x_0.
     """
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n, 2, generator=g)
-    yield diffusion.num_timesteps, x_T
+    yield diffusion.num_timesteps - 1, x_T
     for frame in sample_loop(model, diffusion, x_T, variance=variance, generator=g):
-        t = frame.t - 1  # the step from paper step t + 1 leaves the sample at paper step t
-        if t % every == 0 or t == 0:
-            yield t, frame.step.prev_sample
+        if paper_t(frame.t_prev) % every == 0 or frame.t_prev == INDEX_X0:
+            yield frame.t_prev, frame.step.prev_sample

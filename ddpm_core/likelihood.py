@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_core.diffusion import GaussianDiffusion
-from ddpm_core.samplers import model_predictions
+from ddpm_core.samplers import p_mean_variance
 
 Tensor = torch.Tensor
 LN2 = math.log(2.0)
@@ -47,18 +47,6 @@ def discretized_gaussian_log_likelihood(x: Tensor, mean: Tensor, log_scale: Tens
                         torch.special.ndtr(upper) - torch.special.ndtr(lower))
     middle = torch.log(delta.clamp(min=1e-12))
     return torch.where(x < -1 + BIN, log_cdf_upper, torch.where(x > 1 - BIN, log_sf_lower, middle))
-
-
-def p_log_variance(diffusion: GaussianDiffusion, variance: str) -> Tensor:
-    """log σ_t² of p_θ(x_{t−1} | x_t) per index: log β_t or log β̃_t, with the value at t = 1 taken
-    from t = 2 as the reference implementation does (β̃_1 = 0, and β_1 would make the decoder too sharp)."""
-    if variance == "beta_tilde":
-        return diffusion.posterior_log_variance_clipped
-    if variance == "beta":
-        if diffusion.num_timesteps == 1:
-            return diffusion.betas.log()
-        return torch.cat([diffusion.posterior_variance[1:2], diffusion.betas[1:]]).log()
-    raise ValueError(f"unknown variance {variance!r}; choose beta or beta_tilde")
 
 
 def prior_bits(diffusion: GaussianDiffusion, x0: Tensor) -> Tensor:
@@ -92,17 +80,16 @@ def term(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, t: int | Ten
          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """(L_t in bits/dim, x̂_0) per image at index t: `term_bits` with the network's x̂_0 from that x_{t+1}."""
     x_t = diffusion.q_sample(x0, t, noise=noise, generator=generator)
-    pred_x0, _ = model_predictions(model, diffusion, x_t, t, prediction, clip)
-    model_mean, _, _ = diffusion.q_posterior_mean_variance(pred_x0, x_t, t)
-    log_var = diffusion._extract(p_log_variance(diffusion, variance), t, x_t).expand_as(x_t)
-    decoder = (lambda: -discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * log_var).flatten(1).mean(1) / LN2)
+    p = p_mean_variance(model, diffusion, x_t, t, prediction=prediction, variance=variance, clip=clip, lazy_eps=True)
+    decoder = (lambda: -discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance).flatten(1).mean(1)
+               / LN2)
     if isinstance(t, int) and t == 0:
-        return decoder(), pred_x0
+        return decoder(), p.pred_x0
     true_mean, _, true_log_var = diffusion.q_posterior_mean_variance(x0, x_t, t)
-    kl = normal_kl(true_mean, true_log_var, model_mean, log_var).flatten(1).mean(1) / LN2
+    kl = normal_kl(true_mean, true_log_var, p.mean, p.log_variance).flatten(1).mean(1) / LN2
     if isinstance(t, Tensor) and bool((t == 0).any()):
         kl = torch.where(t.to(kl.device) == 0, decoder(), kl)
-    return kl, pred_x0
+    return kl, p.pred_x0
 
 
 def strata_edges(num_timesteps: int, strata: int) -> Tensor:

@@ -22,6 +22,7 @@ import torch
 
 from ddpm_core.animation import ANIMATION_SUFFIXES, compose_frame, image_grid, save_animation, save_png
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
+from ddpm_core.diffusion import paper_t
 from ddpm_core.samplers import SAMPLERS, VARIANCES, Frame, sample_loop, sampling_timesteps
 from ddpm_core.train import pick_device
 
@@ -210,7 +211,7 @@ class SamplingRun:
         self._ts[i], self._recorded = frame.t, i + 1
 
     def statistics(self) -> dict[str, np.ndarray]:
-        """At every `stats_every`-th completed step: the paper's t it started from, std of the new
+        """At every `stats_every`-th completed step: the index t it started from, std of the new
         sample, and the RMS change of x̂_0 over that one step (0 at the first)."""
         stats = self._stats[: self._recorded].float().cpu().numpy()
         return {"t": self._ts[: self._recorded].copy(), "std": stats[:, 0], "x0_change": stats[:, 1]}
@@ -226,7 +227,7 @@ def describe(config: SampleConfig, count: int) -> str:
 def frame_picture(frame: Frame, count: int | None = None, with_eps: bool = False) -> np.ndarray:
     """x_{t−1} beside x̂_0 (and ε̂), captioned with the step, as one uint8 frame for an animation."""
     panels = list(zip(("x_t", "predicted x_0", "predicted noise"), frame_panels(frame, with_eps)))
-    return compose_frame(panels, f"step {frame.index}/{count or frame.count}   t = {frame.t_prev}")
+    return compose_frame(panels, f"step {frame.index}/{count or frame.count}   t = {paper_t(frame.t_prev)}")
 
 
 def frame_panels(frame: Frame, with_eps: bool = False) -> list[np.ndarray]:

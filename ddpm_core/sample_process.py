@@ -104,6 +104,7 @@ def _serve(conn: Connection, stop) -> None:
 def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> None:
     from ddpm_core.animation import image_grid
     from ddpm_core.checkpoints import load_checkpoint
+    from ddpm_core.diffusion import paper_t
     from ddpm_core.sample import SamplingRun, describe, frame_panels, keep_every
 
     run = SamplingRun(load_checkpoint(job.checkpoint), config, memory_limit=job.memory_limit)
@@ -118,16 +119,16 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
         if keep or live:
             panels = frame_panels(frame, job.with_eps)
             if keep:
-                kept.append((frame.index, frame.t_prev, panels))
+                kept.append((frame.index, paper_t(frame.t_prev), panels))
             if live:
-                conn.send(("frame", LiveFrame(i, description, frame.index, frame.count, frame.t_prev, panels,
+                conn.send(("frame", LiveFrame(i, description, frame.index, frame.count, paper_t(frame.t_prev), panels,
                                               now - start)))
                 sent = now
         if stop.is_set():
             break
     seconds = time.perf_counter() - start
     if not kept or kept[-1][0] != last.index:
-        kept.append((last.index, last.t_prev, frame_panels(last, job.with_eps)))
+        kept.append((last.index, paper_t(last.t_prev), frame_panels(last, job.with_eps)))
     conn.send(("result", RunResult(name, description, kept, run.count, image_grid(last.step.prev_sample),
                                    seconds, stopped=last.index < run.count, slug=_slug(config, run.count),
                                    statistics=run.statistics())))

@@ -1,8 +1,9 @@
-"""Reverse-process samplers: DDPM (Algorithm 2) and DDIM steps, and a loop that yields every frame.
+"""The reverse process: what the network says about x_{t−1} (p_θ's mean and variance, the score), DDPM
+(Algorithm 2) and DDIM steps, and a loop that yields every frame.
 
 Timesteps are 0-based indices as in `diffusion.py` (index i is the paper's step i + 1). A sampler
 visits a descending subsequence τ_S > … > τ_1 of the T indices (all of them by default); index −1
-stands for "after the last step", where ᾱ = 1 and the sample is x_0.
+(`INDEX_X0`) stands for "after the last step", where ᾱ = 1 and the sample is x_0.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ddpm_core.diffusion import GaussianDiffusion, _as_index
+from ddpm_core.diffusion import INDEX_X0, VARIANCES, GaussianDiffusion, _as_index
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-VARIANCES = ("beta", "beta_tilde")  # σ_t² = β_t (the paper's default) or β̃_t (Ho et al. 2020, §3.2)
 SAMPLERS = ("ddpm", "ddim")
+__all__ = ["VARIANCES", "SAMPLERS", "model_predictions", "model_score", "p_mean_variance", "ddpm_step", "ddim_step",
+           "sample_loop", "sample", "sampling_timesteps", "respace", "Frame", "StepOutput", "ReverseGaussian"]
 
 
 class StepOutput:
@@ -60,22 +62,54 @@ def model_predictions(model: Model, diffusion: GaussianDiffusion, x_t: torch.Ten
     return pred_x0, pred_eps
 
 
+def model_score(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t, prediction: str = "eps"
+                ) -> torch.Tensor:
+    """The learned score s_θ(x_t, t) = −ε̂ / √(1 − ᾱ_t) ≈ ∇_x log q(x_t) (Song et al. 2021, §3.2; Ho et al.'s ε̂)."""
+    _pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction)
+    return diffusion.score_from_eps(x_t, t, pred_eps)
+
+
+@dataclass
+class ReverseGaussian:
+    """p_θ(x_{t−1} | x_t) = N(mean, variance·I), and the network's x̂_0 and ε̂ at x_t it was built from.
+
+    `variance` and `log_variance` broadcast against x_t (one value per image, or one for the batch).
+    `pred_eps` may be a function computing it (see `StepOutput`).
+    """
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+    log_variance: torch.Tensor
+    pred_x0: torch.Tensor
+    pred_eps: torch.Tensor | Callable[[], torch.Tensor]
+
+
+def p_mean_variance(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t, *, prediction: str = "eps",
+                    variance: str = "beta", clip: bool = False, lazy_eps: bool = False) -> ReverseGaussian:
+    """Mean, variance and log-variance of p_θ(x_{t−1} | x_t) = N(μ̃_t(x_t, x̂_0), σ_t² I) (Ho et al. 2020, Eqs. 1, 7).
+
+    The mean is the posterior mean μ̃_t of Eq. 7 with the network's x̂_0 in place of x_0; σ_t² is β_t or β̃_t
+    (§3.2), with the t = 1 rule of `GaussianDiffusion.first_step_clipped`. Sampling (Algorithm 2) and the
+    variational bound (Eq. 5) both ask this one function. `t` is an index for the batch or one per image.
+    """
+    var, log_var = diffusion.reverse_variance(t, x_t, variance)
+    pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip, lazy_eps=lazy_eps)
+    return ReverseGaussian(diffusion.q_posterior_mean(pred_x0, x_t, t), var, log_var, pred_x0, pred_eps)
+
+
 @torch.no_grad()
 def ddpm_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: int, *, prediction: str = "eps",
               variance: str = "beta", clip: bool = False, generator: torch.Generator | None = None) -> StepOutput:
-    """Sample x_{t−1} ~ p_θ(x_{t−1} | x_t) = N(μ̃_t(x_t, x̂_0), σ_t² I) (Ho et al. 2020, Algorithm 2, line 4).
+    """Sample x_{t−1} = μ_θ(x_t, t) + σ_t z from p_θ(x_{t−1} | x_t) (Ho et al. 2020, Algorithm 2, line 4).
 
-    `t` is the 0-based index (the paper's step t + 1); at t = 0 the mean is returned without noise.
+    `t` is the 0-based index (the paper's step t + 1); at index 0 (the paper's t = 1) z = 0: the mean is x_0.
     """
-    if variance not in VARIANCES:
-        raise ValueError(f"unknown variance {variance!r}; choose one of {VARIANCES}")
-    pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip, lazy_eps=True)
-    mean = diffusion.q_posterior_mean(pred_x0, x_t, t)
+    p = p_mean_variance(model, diffusion, x_t, t, prediction=prediction, variance=variance, clip=clip,
+                        lazy_eps=True)
     if t == 0:
-        return StepOutput(mean, pred_x0, pred_eps)
-    sigma2 = diffusion.betas if variance == "beta" else diffusion.posterior_variance
+        return StepOutput(p.mean, p.pred_x0, p.pred_eps)
     noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
-    return StepOutput(mean.addcmul_(noise, diffusion._extract(sigma2, t, x_t).sqrt()), pred_x0, pred_eps)
+    return StepOutput(p.mean.addcmul_(noise, p.variance.sqrt()), p.pred_x0, p.pred_eps)
 
 
 def ddim_sigma(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor, eta: float) -> torch.Tensor:
@@ -141,7 +175,7 @@ def _on_original_steps(model: Model, use: torch.Tensor) -> Model:
 class Frame:
     """The loop's state after `index` of `count` steps, which went from x_t to x_{t_prev}.
 
-    `t` and `t_prev` are the paper's steps (1..T, and 0 for the final x_0); `step` holds x_{t_prev}
+    `t` and `t_prev` are 0-based indices (`t_prev` = −1 for the final x_0); `step` holds x_{t_prev}
     (prev_sample) and the x̂_0 and ε̂ computed at x_t.
     """
 
@@ -159,17 +193,17 @@ def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *
     """Run the reverse process from x_T over `steps` of the T steps (all by default), yielding each step.
 
     "ddpm": Algorithm 2 on the respaced process (Nichol & Dhariwal 2021) when steps < T; "ddim":
-    Song et al.'s update with η on the same subsequence. With `start` (a paper step t ≤ T), x_T is
-    taken to be x_t and the chain runs from there over `steps` of those t steps (progressive decoding).
+    Song et al.'s update with η on the same subsequence. With `start` (an index t < T), x_T is taken to be
+    x_t and the chain runs from there over `steps` of its t + 1 steps (progressive decoding).
     Nothing is copied off the device, so a consumer that keeps only some frames costs the loop
     nothing; stopping the iteration stops the work.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-    top = diffusion.num_timesteps if start is None else start
-    if not 1 <= top <= diffusion.num_timesteps:
-        raise ValueError(f"start must be a step from 1 to T = {diffusion.num_timesteps}, got {start}")
-    use = sampling_timesteps(top, steps)
+    top = diffusion.num_timesteps - 1 if start is None else start
+    if not 0 <= top < diffusion.num_timesteps:
+        raise ValueError(f"start must be an index from 0 to T − 1 = {diffusion.num_timesteps - 1}, got {start}")
+    use = sampling_timesteps(top + 1, steps)
     count, x = len(use), x_T
     if sampler == "ddpm":
         if count != diffusion.num_timesteps:
@@ -179,14 +213,14 @@ def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *
             step = ddpm_step(model, diffusion, x, t, prediction=prediction, variance=variance, clip=clip,
                              generator=generator)
             x = step.prev_sample
-            yield Frame(index, count, int(use[t]) + 1, int(use[t - 1]) + 1 if t > 0 else 0, step)
+            yield Frame(index, count, int(use[t]), int(use[t - 1]) if t > 0 else INDEX_X0, step)
         return
-    previous = [-1, *use[:-1].tolist()]
+    previous = [INDEX_X0, *use[:-1].tolist()]
     for index, (t, t_prev) in enumerate(zip(reversed(use.tolist()), reversed(previous)), start=1):
         step = ddim_step(model, diffusion, x, t, t_prev, eta=eta, prediction=prediction, clip=clip,
                          generator=generator)
         x = step.prev_sample
-        yield Frame(index, count, t + 1, t_prev + 1, step)
+        yield Frame(index, count, t, t_prev, step)
 
 
 @torch.no_grad()

@@ -80,7 +80,7 @@ def test_closed_form_equals_t_markov_steps_in_distribution(diffusion, t):
     n = 40_000
     x0 = torch.tensor([-1.0, -0.3, 0.0, 0.5, 1.0], dtype=torch.float64).expand(n, 5)
     generator = torch.Generator().manual_seed(t)
-    x = diffusion.q_sample_chain(x0, t, generator=generator)
+    x = diffusion.q_sample_chain(x0, t - 1, generator=generator)
     closed = diffusion.q_sample(x0, t - 1, generator=generator)
     mean = diffusion.sqrt_alphas_cumprod[t - 1].item() * x0[0]
     var = 1 - diffusion.alphas_cumprod[t - 1].item()
@@ -190,11 +190,14 @@ def test_results_agree_across_devices(device):
     assert torch.allclose(mean.cpu(), want_mean, atol=1e-6) and torch.allclose(var.cpu(), want_var, atol=1e-7)
 
 
-def test_chain_of_zero_steps_is_x0_and_too_many_steps_is_refused(diffusion):
+def test_chain_to_index_minus_1_is_x0_and_past_T_is_refused(diffusion):
     x0 = torch.randn(2, 3)
-    assert torch.equal(diffusion.q_sample_chain(x0, 0), x0)
-    with pytest.raises(ValueError, match="from 0 to T = 1000"):
-        diffusion.q_sample_chain(x0, T + 1)
+    assert torch.equal(diffusion.q_sample_chain(x0, -1), x0)
+    assert [i for i, _ in diffusion.q_chain(x0, 2)] == [0, 1, 2]  # x_1, x_2, x_3
+    assert len(list(diffusion.q_chain(x0, T - 1))) == T  # the last is x_T
+    for bad in (T, -2):
+        with pytest.raises(ValueError, match="from −1 \\(x_0\\) to T − 1 = 999"):
+            diffusion.q_sample_chain(x0, bad)
 
 
 def test_diffusion_config_builds_the_named_schedule():
@@ -205,3 +208,50 @@ def test_diffusion_config_builds_the_named_schedule():
     assert torch.equal(cosine.build().betas, make_beta_schedule("cosine", 50, s=0.02))
     with pytest.raises(ValueError, match="unknown schedule"):
         DiffusionConfig(schedule="nope").betas()
+
+
+def test_paper_t_and_index_convert_at_both_ends(diffusion):
+    """The one conversion: paper t = 1 is index 0, t = T is index T − 1, and x_0 (t = 0) is index −1."""
+    from ddpm_core.diffusion import INDEX_X0, index_of, paper_t
+
+    assert (index_of(1), index_of(T), index_of(0)) == (0, T - 1, INDEX_X0) == (0, 999, -1)
+    assert (paper_t(0), paper_t(T - 1), paper_t(INDEX_X0)) == (1, T, 0)
+    steps = torch.tensor([1, 500, T])
+    assert torch.equal(paper_t(index_of(steps)), steps)
+    # β at the paper's t = 1 and t = T, read through the conversion
+    assert diffusion.betas[index_of(1)].item() == pytest.approx(1e-4, rel=1e-12)
+    assert diffusion.betas[index_of(T)].item() == pytest.approx(0.02, rel=1e-12)
+
+
+@pytest.mark.parametrize("choice", ["beta", "beta_tilde"])
+def test_reverse_variance_is_beta_or_beta_tilde_with_beta_tilde_2_at_t_1(diffusion, choice):
+    """σ_t² of p_θ (Ho et al. §3.2): β_t or β̃_t for t ≥ 2; at t = 1 either choice is β̃_2 (β̃_1 = 0)."""
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    beta_tilde_2 = diffusion.betas[1] * (1 - diffusion.alphas_cumprod[0]) / (1 - diffusion.alphas_cumprod[1])
+    for index in (1, 2, 500, T - 1):
+        var, log_var = diffusion.reverse_variance(index, x, choice)
+        want = diffusion.betas[index] if choice == "beta" else (
+            diffusion.betas[index] * (1 - diffusion.alphas_cumprod[index - 1]) / (1 - diffusion.alphas_cumprod[index]))
+        assert var.item() == pytest.approx(want.item(), rel=1e-12)
+        assert log_var.item() == pytest.approx(math.log(want.item()), rel=1e-12)
+    var, log_var = diffusion.reverse_variance(0, x, choice)
+    assert var.item() == pytest.approx(beta_tilde_2.item(), rel=1e-12)
+    assert log_var.item() == pytest.approx(math.log(beta_tilde_2.item()), rel=1e-12)
+    # one index per row: shaped (B, 1) to broadcast
+    var, _ = diffusion.reverse_variance(torch.tensor([0, 1, T - 1]), x, choice)
+    assert var.shape == (3, 1) and var[0].item() == pytest.approx(beta_tilde_2.item(), rel=1e-12)
+    with pytest.raises(ValueError, match="unknown variance"):
+        diffusion.reverse_variance(3, x, "large")
+
+
+def test_score_of_gaussian_data_is_its_closed_form(diffusion):
+    """For data N(μ, s²) the noised marginal is N(√ᾱ μ, ᾱ s² + 1 − ᾱ), whose score −(x − √ᾱ μ)/(ᾱ s² + 1 − ᾱ)
+    is what −E[ε | x_t]/√(1 − ᾱ_t) gives: check `score_from_eps` with the exact conditional mean of ε."""
+    mu, s2 = 0.7, 0.3 ** 2
+    x = torch.linspace(-3, 3, 13, dtype=torch.float64)[:, None]
+    for index in (0, 100, T - 1):
+        abar = diffusion.alphas_cumprod[index].item()
+        var = abar * s2 + 1 - abar
+        eps = math.sqrt(1 - abar) * (x - math.sqrt(abar) * mu) / var  # E[ε | x_t], Gaussian conditioning
+        torch.testing.assert_close(diffusion.score_from_eps(x, index, eps), -(x - math.sqrt(abar) * mu) / var,
+                                   rtol=1e-12, atol=1e-12)

@@ -164,9 +164,9 @@ def _oracle(x0, diffusion):
 def test_predictions_share_one_noise_and_an_oracle_recovers_x0_at_every_t():
     diffusion = DiffusionConfig().build()
     x0 = LEVELS[torch.randint(0, 256, (1, 1, 8, 8), generator=torch.Generator().manual_seed(0))]
-    pred = predictions(_oracle(x0, diffusion), diffusion, x0, [10, 1000, 500, 500], clip=False,
+    pred = predictions(_oracle(x0, diffusion), diffusion, x0, [9, 999, 499, 499], clip=False,
                        generator=torch.Generator().manual_seed(1))
-    assert pred.t == [1000, 500, 10] and pred.x_t.shape == (3, 1, 1, 8, 8)
+    assert pred.t == [999, 499, 9] and pred.x_t.shape == (3, 1, 1, 8, 8)
     abar = diffusion.alphas_cumprod[[999, 499, 9]].float().view(3, 1, 1, 1, 1)
     noise = (pred.x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
     torch.testing.assert_close(noise[0], noise[2], atol=1e-3, rtol=0)  # the same ε at every t
@@ -178,17 +178,18 @@ def test_samples_that_share_x_t_agree_from_a_small_t_and_differ_from_a_large_one
     x0 = LEVELS[torch.randint(0, 256, (1, 1, 8, 8), generator=torch.Generator().manual_seed(0))]
     zero = lambda x_t, t: torch.zeros_like(x_t)  # noqa: E731 (a model that knows nothing)
     g = torch.Generator().manual_seed(3)
-    near = predictions(zero, diffusion, x0, [5, 900], generator=g)
-    small = shared_samples(zero, diffusion, near.x_t[1, 0], 5, 4, generator=g)
-    large = shared_samples(zero, diffusion, near.x_t[0, 0], 900, 4, steps=50, generator=g)
+    near = predictions(zero, diffusion, x0, [4, 899], generator=g)
+    small = shared_samples(zero, diffusion, near.x_t[1, 0], 4, 4, generator=g)
+    large = shared_samples(zero, diffusion, near.x_t[0, 0], 899, 4, steps=50, generator=g)
     assert small.shape == large.shape == (4, 1, 8, 8)
     assert small.std(0).mean() < 0.1 < large.std(0).mean()  # 5 steps of β ≈ 1e-4 noise vs a long chain
-    stopped = shared_samples(zero, diffusion, near.x_t[0, 0], 900, 2, should_stop=lambda: True)
+    stopped = shared_samples(zero, diffusion, near.x_t[0, 0], 899, 2, should_stop=lambda: True)
     assert stopped is None
 
 
 def test_steps_out_of_range_are_refused():
     diffusion = DiffusionConfig(timesteps=50, rescale=True).build()
-    for bad in ([0], [51], [2.5], []):
+    assert check_steps(diffusion, [0, 49, 0]) == [49, 0]  # the paper's t = 1 and t = T, the two ends
+    for bad in ([-1], [50], [2.5], []):
         with pytest.raises(ValueError, match="from 1 to T = 50|at least one"):
             check_steps(diffusion, bad)

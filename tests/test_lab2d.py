@@ -71,7 +71,7 @@ def test_forward_chain_ends_in_standard_normal():
     """At t = T the Markov chain has mean ≈ 0 and covariance ≈ I whatever the shape."""
     n = 20_000
     diffusion = DiffusionConfig().build()
-    x_T = diffusion.q_sample_chain(sample_2d("swiss_roll", n, seed=1).double(), diffusion.num_timesteps,
+    x_T = diffusion.q_sample_chain(sample_2d("swiss_roll", n, seed=1).double(), diffusion.num_timesteps - 1,
                                    generator=torch.Generator().manual_seed(0))
     # Mean: SE 1/√n. Covariance entries: SE ≈ √(1/n) off the diagonal, √(2/n) on it. 5 SE each.
     assert x_T.mean(0).abs().max() < 5 / math.sqrt(n)
@@ -156,7 +156,7 @@ def test_reverse_yields_from_T_down_to_0():
     diffusion = DiffusionConfig(timesteps=20).build()
     model = DenoiserMLP(MLPConfig(hidden=16, blocks=1)).eval()
     steps = [t for t, _ in reverse_2d(model, diffusion, 10, every=5)]
-    assert steps == [20, 15, 10, 5, 0]
+    assert steps == [19, 14, 9, 4, -1]  # indices: the paper's t = 20, 15, 10, 5 and x_0
 
 
 def test_train_config_is_checked():

@@ -34,7 +34,7 @@ def checkpoint(checkpoint_path):
 def test_a_run_yields_every_step_and_records_statistics(checkpoint):
     run = SamplingRun(checkpoint, SampleConfig(n=6, sampler="ddim", steps=5, eta=0.5, seed=1))
     frames = list(run.frames())
-    assert [f.index for f in frames] == [1, 2, 3, 4, 5] and frames[-1].t_prev == 0
+    assert [f.index for f in frames] == [1, 2, 3, 4, 5] and frames[-1].t_prev == -1
     assert frames[-1].step.prev_sample.shape == (6, 1, 16, 16)
     stats = run.statistics()
     assert stats["t"].tolist() == [f.t for f in frames]

@@ -57,7 +57,7 @@ def test_a_job_gives_the_images_and_statistics_this_process_computes(pool, check
         every = -(-len(frames) // 3)  # ≤ 3 frames, every k-th, plus the last
         assert kept == sorted({*range(every, len(frames) + 1, every), len(frames)})
         index, t, panels = result.kept[0]
-        assert t == frames[index - 1].t_prev and len(panels) == 2
+        assert t == frames[index - 1].t_prev + 1 and len(panels) == 2  # the paper's t, shown to people
         assert all(np.array_equal(a, b) for a, b in zip(panels, frame_panels(frames[index - 1])))
         np.testing.assert_allclose(result.statistics["std"], run.statistics()["std"], rtol=1e-6)
 

@@ -109,14 +109,14 @@ def test_ddim_step_mean_and_variance_match_equation_12():
     assert (residual.var(0) - sigma2).abs().max() < 5 * sigma2 * math.sqrt(2 / (n - 1))
 
 
-def test_frames_count_down_from_T_to_0():
+def test_frames_count_down_from_index_T_minus_1_to_x0():
     model = lambda x, t: 0 * x  # noqa: E731
     x_T = torch.randn(2, 3)
     for sampler, steps in (("ddpm", None), ("ddpm", 10), ("ddim", 10), ("ddim", 1)):
         frames = list(sample_loop(model, DIFFUSION, x_T, sampler=sampler, steps=steps))
         count = steps or 1000
         assert [f.index for f in frames] == list(range(1, count + 1))
-        assert frames[0].t == 1000 and frames[-1].t_prev == 0
+        assert frames[0].t == 999 and frames[-1].t_prev == -1  # x_T is index T − 1, x_0 is index −1
         assert all(a.t_prev == b.t and a.t > a.t_prev for a, b in zip(frames, frames[1:]))
 
 
@@ -181,9 +181,60 @@ def test_cpu_and_accelerator_agree_in_fp32(device, monkeypatch):
 def test_a_chain_can_start_from_a_real_x_t(sampler, steps):
     """Progressive decoding: from x_t = q(x_t | x_0) at t = 300 an oracle leads back to that x_0."""
     x_t = DIFFUSION.q_sample(X0, 299, generator=torch.Generator().manual_seed(0))
-    frames = list(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, sampler=sampler, steps=steps, start=300,
+    frames = list(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, sampler=sampler, steps=steps, start=299,
                               generator=torch.Generator().manual_seed(1)))
-    assert len(frames) == (steps or 300) and frames[0].t == 300 and frames[-1].t_prev == 0
+    assert len(frames) == (steps or 300) and frames[0].t == 299 and frames[-1].t_prev == -1
     torch.testing.assert_close(frames[-1].step.prev_sample, X0, atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match="start must be a step from 1 to T = 1000"):
-        next(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, start=0))
+    for bad in (-1, 1000):
+        with pytest.raises(ValueError, match="start must be an index from 0 to T − 1 = 999"):
+            next(sample_loop(oracle(DIFFUSION, X0), DIFFUSION, x_t, start=bad))
+
+
+@pytest.mark.parametrize("variance", ["beta", "beta_tilde"])
+def test_p_mean_variance_is_the_posterior_at_the_predicted_x0(variance):
+    """p_θ(x_{t−1} | x_t): mean μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), variance β_t or β̃_t (β̃_2 at t = 1)."""
+    from ddpm_core.samplers import p_mean_variance
+
+    x_t = torch.randn(16, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    model = lambda x, t: 0.3 * x  # noqa: E731 (any ε̂)
+    for t in (0, 1, 999):
+        p = p_mean_variance(model, DIFFUSION, x_t, t, variance=variance)
+        abar, beta = DIFFUSION.alphas_cumprod[t].item(), DIFFUSION.betas[t].item()
+        abar_prev = DIFFUSION.alphas_cumprod_prev[t].item()
+        x0 = (x_t - math.sqrt(1 - abar) * 0.3 * x_t) / math.sqrt(abar)
+        mean = (math.sqrt(abar_prev) * beta * x0 + math.sqrt(1 - beta) * (1 - abar_prev) * x_t) / (1 - abar)
+        torch.testing.assert_close(p.pred_x0, x0, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(p.mean, mean, rtol=1e-10, atol=1e-10)
+        want, _ = DIFFUSION.reverse_variance(t, x_t, variance)
+        assert p.variance.item() == want.item() and p.log_variance.item() == pytest.approx(math.log(want.item()))
+
+
+def test_ddpm_step_draws_from_p_mean_variance():
+    """Algorithm 2 line 4: x_{t−1} = μ_θ + σ_t z with z from the generator, and z = 0 at t = 1."""
+    from ddpm_core.samplers import p_mean_variance
+
+    x_t = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    model = lambda x, t: 0.1 * x  # noqa: E731
+    for variance in ("beta", "beta_tilde"):
+        for t in (0, 5):
+            step = ddpm_step(model, DIFFUSION, x_t, t, variance=variance, generator=torch.Generator().manual_seed(6))
+            p = p_mean_variance(model, DIFFUSION, x_t, t, variance=variance)
+            z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+            want = p.mean if t == 0 else p.mean + p.variance.sqrt() * z
+            torch.testing.assert_close(step.prev_sample, want, rtol=0, atol=1e-12)
+
+
+def test_model_score_of_an_exact_eps_model_is_the_gaussian_score():
+    """With the exact ε-model of data N(μ, s²I), s_θ = −ε̂/√(1 − ᾱ_t) is the noised marginal's score."""
+    from ddpm_core.samplers import model_score
+
+    mu, s2 = torch.tensor([0.5, -1.0], dtype=torch.float64), 0.2
+
+    def exact_eps(x, t):
+        abar = DIFFUSION.alphas_cumprod[t].view(-1, 1)
+        return (1 - abar).sqrt() * (x - abar.sqrt() * mu) / (abar * s2 + 1 - abar)
+    x = torch.randn(32, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    for t in (0, 300, 999):
+        abar = DIFFUSION.alphas_cumprod[t]
+        want = -(x - abar.sqrt() * mu) / (abar * s2 + 1 - abar)
+        torch.testing.assert_close(model_score(exact_eps, DIFFUSION, x, t), want, rtol=1e-10, atol=1e-10)

@@ -56,7 +56,7 @@ PANELS = {
     "q_step": Panel(
         "q(x_t | x_t−1): one step of the Markov chain (Eq. 2)",
         r"$$q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1-\beta_t}\,x_{t-1},\ \beta_t\mathbf{I}\big)$$",
-        (GaussianDiffusion.q_step, GaussianDiffusion.q_chain)),
+        (GaussianDiffusion.q_step, GaussianDiffusion.q_chain, GaussianDiffusion.predict_eps_from_x0)),
     "posterior": Panel(
         "The posterior q(x_t−1 | x_t, x_0) (Eqs. 6–7)",
         r"$$q(x_{t-1} \mid x_t, x_0) = \mathcal{N}\big(\tilde\mu_t(x_t, x_0),\ \tilde\beta_t\mathbf{I}\big),\quad "
@@ -75,10 +75,30 @@ PANELS = {
         r"$$x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,"
         r"\epsilon_\theta(x_t, t)\Big) + \sigma_t z,\qquad z \sim \mathcal{N}(0, \mathbf{I}),\ "
         r"\sigma_t^2 = \beta_t \text{ or } \tilde\beta_t$$",
-        (samplers.ddpm_step, samplers.model_predictions),
-        ("The code computes the same mean as μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), which is Eq. 11 rearranged.",
+        (samplers.ddpm_step,),
+        ("The code computes the same mean as μ̃_t(x_t, x̂_0) with x̂_0 from ε̂ (Eq. 15), which is Eq. 11 rearranged: "
+         "it asks `p_mean_variance` (the panel p_θ(x_t−1 | x_t)) for the mean and σ_t².",
          "코드는 같은 평균을 μ̃_t(x_t, x̂_0)로 계산합니다. x̂_0는 ε̂에서 구하며(식 15), 이는 식 11을 정리한 "
-         "것입니다.")),
+         "것입니다. 평균과 σ_t²는 `p_mean_variance`(p_θ(x_t−1 | x_t) 패널)에서 받습니다.")),
+    "p_theta": Panel(
+        "The reverse step p_θ(x_t−1 | x_t): one function for sampling and the bound",
+        r"$$p_\theta(x_{t-1} \mid x_t) = \mathcal{N}\big(\mu_\theta(x_t, t),\ \sigma_t^2\mathbf{I}\big),\quad "
+        r"\mu_\theta(x_t, t) = \tilde\mu_t\big(x_t,\ \hat{x}_0\big),\quad "
+        r"\hat{x}_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}},\quad "
+        r"\sigma_t^2 \in \{\beta_t,\ \tilde\beta_t\},\ \sigma_1^2 = \tilde\beta_2$$",
+        (samplers.p_mean_variance, samplers.model_predictions, GaussianDiffusion.reverse_variance,
+         GaussianDiffusion.first_step_clipped),
+        ("Algorithm 2 samples from this Gaussian; the bound's terms L_t−1 compare it with the true posterior. At "
+         "t = 1 the variance is β̃_2 for either choice (β̃_1 = 0), and Algorithm 2 adds no noise there.",
+         "알고리즘 2는 이 가우시안에서 샘플링하고, 상한의 항 L_t−1은 이것을 실제 사후 분포와 비교합니다. t = 1에서는 "
+         "어느 쪽을 골라도 분산이 β̃_2이고(β̃_1 = 0), 알고리즘 2는 그 스텝에서 노이즈를 더하지 않습니다.")),
+    "score": Panel(
+        "The score s_θ(x_t, t) = −ε̂ / √(1−ᾱ_t)",
+        r"$$s_\theta(x_t, t) = -\frac{\epsilon_\theta(x_t, t)}{\sqrt{1-\bar\alpha_t}} \approx "
+        r"\nabla_{x_t} \log q(x_t)$$",
+        (samplers.model_score, GaussianDiffusion.score_from_eps),
+        ("The noise the network predicts, rescaled, points downhill in noise: uphill in probability, towards the data.",
+         "신경망이 예측한 노이즈를 크기만 바꾸면 노이즈가 줄어드는 쪽, 곧 확률이 커지는 쪽(데이터 쪽)을 가리킵니다.")),
     "ddim_step": Panel(
         "One DDIM step (Song et al. 2021, Eqs. 12 and 16)",
         r"$$x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat{x}_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;\hat\epsilon + "
@@ -89,7 +109,7 @@ PANELS = {
         "The terms of the variational bound (Eq. 5) and the decoder (Eq. 13)",
         r"$$L_{t-1} = D_{KL}\big(q(x_{t-1}|x_t,x_0)\,\|\,p_\theta(x_{t-1}|x_t)\big),\quad "
         r"L_0 = -\log p_\theta(x_0|x_1),\quad L_T = D_{KL}\big(q(x_T|x_0)\,\|\,\mathcal{N}(0,\mathbf{I})\big)$$",
-        (likelihood.term, likelihood.normal_kl, likelihood.discretized_gaussian_log_likelihood,
+        (likelihood.term, samplers.p_mean_variance, likelihood.normal_kl, likelihood.discretized_gaussian_log_likelihood,
          likelihood.prior_bits)),
 }
 

@@ -26,6 +26,7 @@ from PIL import Image
 from ddpm_core.animation import image_grid
 from ddpm_core.checkpoints import CheckpointError, load_checkpoint
 from ddpm_core.data import IMAGE_EXTENSIONS
+from ddpm_core.diffusion import index_of, paper_t
 from ddpm_core.evaluate import file_pixels, folder_pixels, pick, start, summarize
 from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
@@ -333,8 +334,7 @@ class EvaluateTab:
         index = int(index or 1)
         if not 1 <= index <= len(pixels):
             raise ValueError(_("Choose an image from 1 to {count}.").format(count=len(pixels)))
-        steps = parse_steps(steps_text)
-        steps = check_steps(checkpoint.diffusion, steps)
+        steps = check_steps(checkpoint.diffusion, [index_of(t) for t in parse_steps(steps_text)])
         samples, seed = int(samples or 0), int(seed or 0)
         if not 0 <= samples <= 8:
             raise ValueError(_("Choose 0 to 8 samples per t."))
@@ -345,7 +345,7 @@ class EvaluateTab:
         pred = predictions(model, diffusion, x0, steps, prediction=checkpoint.prediction, generator=generator)
         drawn: list[torch.Tensor | None] = [None] * len(steps)
         stop = session.decoding = threading.Event()
-        view = lambda: decoding_html(steps, pred.x_t[:, 0].cpu(), pred.pred_x0[:, 0].cpu(),  # noqa: E731
+        view = lambda: decoding_html([paper_t(t) for t in steps], pred.x_t[:, 0].cpu(), pred.pred_x0[:, 0].cpu(),  # noqa: E731
                                      pred.rmse[:, 0], [None if d is None else d.cpu() for d in drawn], x0[0].cpu())
         yield view()
         for i, t in enumerate(steps):
@@ -447,7 +447,7 @@ def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
                                       label=L("Reverse steps from t"), elem_id="eval-chain")
             decode_btn = gr.Button(L("Decode"), variant="primary", elem_id="eval-decode-run")
         decoded = gr.HTML(elem_id="eval-decode")
-    code_panels.build("vlb", "posterior")
+    code_panels.build("vlb", "p_theta", "posterior")
 
     train_session, sample_session = sample.train_session, sample.session
     choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, sample_session], outputs=checkpoint,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ddpm_core.config import DiffusionConfig
-from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.diffusion import GaussianDiffusion, index_of
 from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
 from ui import code_panels, i18n, plots, scrub
@@ -77,7 +77,7 @@ def x_t_of(image: ForwardImage, diffusion: GaussianDiffusion, t: int) -> torch.T
     """x_t of the session's image with its fixed ε; t = 0 is x_0 itself (paper convention)."""
     if t == 0:
         return image.x0
-    return diffusion.q_sample(image.x0[None], t - 1, image.eps[None])[0]
+    return diffusion.q_sample(image.x0[None], index_of(t), image.eps[None])[0]
 
 
 def _check_t(t, diffusion: GaussianDiffusion) -> int:
@@ -88,7 +88,7 @@ def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
     if t == 0:
         return _("$$x_0 \\text{ is the clean image: } \\bar\\alpha_0 = 1,\\ "
                  "q(x_0 \\mid x_0) = \\delta(x_0)$$\nMove *t* to add noise.")
-    i = t - 1
+    i = index_of(t)
     abar, beta = float(diffusion.alphas_cumprod[i]), float(diffusion.betas[i])
     a, b = math.sqrt(abar), math.sqrt(1 - abar)
     return (
@@ -112,7 +112,7 @@ def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: 
     if t == 0:
         signal, snr_text = 1.0, "∞"
     else:
-        signal, snr = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.snr[t - 1])
+        signal, snr = float(diffusion.sqrt_alphas_cumprod[index_of(t)]), float(diffusion.snr[index_of(t)])
         snr_text = f"{snr:.4g} ({10 * math.log10(snr):+.1f} dB)"
     rows = [f"| {_('signal fraction √ᾱ_t')} | {signal:.4f} |",
             f"| {_('noise fraction √(1−ᾱ_t)')} | {math.sqrt(1 - signal ** 2):.4f} |",
@@ -234,9 +234,9 @@ def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine
     config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
     diffusion = diffusion_for(config)
     t = _check_t(t, diffusion)
-    abar = 1.0 if t == 0 else float(diffusion.alphas_cumprod[t - 1])
+    abar = 1.0 if t == 0 else float(diffusion.alphas_cumprod[index_of(t)])
     info = {"t": t, "T": diffusion.num_timesteps, "alpha_bar": abar, "sqrt_alpha_bar": math.sqrt(abar),
-            "snr": None if t == 0 else float(diffusion.snr[t - 1]), "seed": image.seed}
+            "snr": None if t == 0 else float(diffusion.snr[index_of(t)]), "seed": image.seed}
     return to_uint8(x_t_of(image, diffusion, t)), info
 
 
@@ -251,13 +251,15 @@ def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescal
         raise ValueError(_("Move t above 0: at t = 0 both routes are x_0 itself."))
     generator = torch.Generator().manual_seed(image.seed + 1)  # a different ε than the main view
     start = time.perf_counter()
-    chain = diffusion.q_sample_chain(image.x0[None], t, generator=generator)[0]
+    x0, index = image.x0[None], index_of(t)
+    chain = diffusion.q_sample_chain(x0, index, generator=generator)
     chain_s = time.perf_counter() - start
     start = time.perf_counter()
-    closed = diffusion.q_sample(image.x0[None], t - 1, generator=generator)[0]
+    closed = diffusion.q_sample(x0, index, generator=generator)
     closed_s = time.perf_counter() - start
-    a, b = float(diffusion.sqrt_alphas_cumprod[t - 1]), float(diffusion.sqrt_one_minus_alphas_cumprod[t - 1])
-    z_chain, z_closed = (chain - a * image.x0) / b, (closed - a * image.x0) / b
+    # the ε each route amounts to, (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t): N(0, I) for both if they agree in distribution
+    z_chain, z_closed = (diffusion.predict_eps_from_x0(x, index, x0)[0] for x in (chain, closed))
+    chain, closed = chain[0], closed[0]
     n = z_chain.numel()
     table = (f"| {_('route')} | {_('mean of (x_t − √ᾱ_t x_0)/√(1−ᾱ_t)')} | {_('its std')} | {_('time')} |\n"
              "|---|---|---|---|\n"

@@ -11,11 +11,12 @@ import torch
 
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data2d import SHAPES, sample_2d
-from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.diffusion import GaussianDiffusion, index_of, paper_t
 from ddpm_core.distances import energy_distance, sliced_wasserstein
 from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, reverse_2d, train_2d
 from ddpm_core.mlp import DenoiserMLP
-from ui import plots, plots2d
+from ddpm_core.samplers import model_score
+from ui import code_panels, plots, plots2d
 from ui.errors import user_errors
 from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
@@ -73,7 +74,9 @@ def forward_frames(diffusion: GaussianDiffusion, x0: torch.Tensor, seed: int) ->
     stride = _path_stride(diffusion)
     paths = [x0[:PATHS].numpy()]
     frames = [plots2d.Frame(0, x0.numpy(), [])]
-    for t, x_t in diffusion.q_chain(x0.double(), diffusion.num_timesteps, torch.Generator().manual_seed(seed)):
+    last = diffusion.num_timesteps - 1
+    for index, x_t in diffusion.q_chain(x0.double(), last, torch.Generator().manual_seed(seed)):
+        t = paper_t(index)
         if t % stride == 0 or t in keep:
             paths.append(x_t[:PATHS].numpy())
         if t in keep:
@@ -134,12 +137,12 @@ def train(shape: Shape | None, steps, batch_size, lr, ema_decay, seed, schedule,
 # ---- reverse ----------------------------------------------------------------------------------
 
 def _score_field(model: torch.nn.Module, diffusion: GaussianDiffusion, t: int) -> np.ndarray:
-    """Arrows of the learned score ∇log p_t ≈ −ε̂/√(1−ᾱ_t) on a grid, scaled so the longest is 0.45."""
+    """Arrows of the learned score s_θ(x_t, t) = −ε̂/√(1−ᾱ_t) ≈ ∇log p_t on a grid at the paper's step t,
+    scaled so the longest is 0.45."""
     axis = torch.linspace(-3, 3, FIELD_GRID)
     grid = torch.cartesian_prod(axis, axis)
-    index = torch.full((grid.shape[0],), max(t - 1, 0), dtype=torch.long)
     with torch.no_grad():
-        score = -model(grid, index) / diffusion.sqrt_one_minus_alphas_cumprod[max(t - 1, 0)].float()
+        score = model_score(model, diffusion, grid, index_of(max(t, 1)))
     arrows = score * (0.45 / score.norm(dim=1).max().clamp_min(1e-8))
     return torch.cat([grid, arrows], 1).numpy()
 
@@ -148,7 +151,8 @@ def reverse_frames(trained: Trained, n: int, seed: int, field: bool, progress=No
     diffusion = diffusion_for(trained.config)
     keep = set(plots2d.noise_fraction_steps(diffusion.sqrt_one_minus_alphas_cumprod.numpy(), FRAMES))
     frames, paths, stride = [], [], _path_stride(diffusion)
-    for t, x in reverse_2d(trained.model, diffusion, n, seed=seed):
+    for index, x in reverse_2d(trained.model, diffusion, n, seed=seed):
+        t = paper_t(index)
         if t % stride == 0 or t in keep:
             paths.append(x[:PATHS].numpy())
         if t in keep:
@@ -227,6 +231,7 @@ def build(demo: gr.Blocks) -> None:
             forward_plot = gr.Plot(label=L("Forward process"), show_label=False, elem_id="lab-forward")
             reverse_plot = gr.Plot(label=L("Reverse process"), show_label=False, elem_id="lab-reverse")
             fit = gr.Markdown(label=L("fit"), elem_id="lab-fit")
+            code_panels.build("p_theta", "score")
 
     shape_inputs = [shape, image, word, points, seed, *controls.inputs]
     forward = dict(fn=show_forward, inputs=shape_inputs, outputs=[forward_plot, shape_state], preprocess=False,

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from gradio.components.plot import PlotData
 
-from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.diffusion import GaussianDiffusion, index_of
 from ui.i18n import _
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
@@ -56,7 +56,7 @@ def _curve_index(T: int) -> np.ndarray:
 def _panel_values(diffusion: GaussianDiffusion) -> dict[str, tuple[list, list]]:
     """(x, y) per panel for one schedule over paper steps t (index t−1 holds step t)."""
     steps = _curve_index(diffusion.num_timesteps)
-    pick = lambda a: a.cpu().numpy()[steps - 1]  # noqa: E731
+    pick = lambda a: a.cpu().numpy()[index_of(steps)]  # noqa: E731
     values = {
         "beta": (steps, pick(diffusion.betas)),
         "abar": (steps, pick(diffusion.alphas_cumprod)),
@@ -70,7 +70,7 @@ def _marker_values(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[floa
     """Where step t sits on each panel; t = 0 (x_0: ᾱ = 1, no β, infinite SNR) only on two."""
     if t == 0:
         return {"abar": (0, 1.0), "circle": (0.0, 1.0)}
-    i = t - 1
+    i = index_of(t)
     return {
         "beta": (t, float(diffusion.betas[i])),
         "abar": (t, float(diffusion.alphas_cumprod[i])),

@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
+from ddpm_core.diffusion import paper_t
 from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkpoint, read_config
 from ddpm_core.sample import SampleConfig, available_devices
 from ddpm_core.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
@@ -361,7 +362,7 @@ class SampleTab:
         stats = result.statistics
         description = described(result.description)
         title = f"{description}: {result.seconds:.1f} s" + (" " + _("(stopped)") if result.stopped else "")
-        figure = plots.as_plot(plots.sampling_figure(stats["t"], stats["std"], stats["x0_change"], title))
+        figure = plots.as_plot(plots.sampling_figure(paper_t(stats["t"]), stats["std"], stats["x0_change"], title))
         index, t, panels = result.kept[-1]
         # English: "Done: N steps in X s" (tests, the browser tests and bench/bench_sample_stream.py parse it).
         count = f"{result.count:,}"
@@ -479,7 +480,7 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> SampleTa
                 png_btn = gr.Button(L("Grid as PNG"), size="sm", elem_id="sample-png")
             exported = gr.File(label=L("Download"), interactive=False, visible=False, elem_id="sample-export")
             comparison = gr.HTML(elem_id="sample-compare")
-    code_panels.build("ddpm_step", "ddim_step", "posterior")
+    code_panels.build("ddpm_step", "p_theta", "ddim_step", "posterior")
 
     train_session = handle.session
     choices = dict(fn=tab.picker, inputs=[checkpoint, train_session, session], outputs=checkpoint,

@@ -18,4 +18,8 @@ KO: dict[str, str] = {
         "수식 ↔ 코드: DDIM 한 스텝 (Song et al. 2021, 식 12, 16)",
     "Equation ↔ code: The terms of the variational bound (Eq. 5) and the decoder (Eq. 13)":
         "수식 ↔ 코드: 변분 하한의 항 (식 5)과 디코더 (식 13)",
+    "Equation ↔ code: The reverse step p_θ(x_t−1 | x_t): one function for sampling and the bound":
+        "수식 ↔ 코드: 역방향 스텝 p_θ(x_t−1 | x_t): 샘플링과 상한이 함께 쓰는 함수 하나",
+    "Equation ↔ code: The score s_θ(x_t, t) = −ε̂ / √(1−ᾱ_t)":
+        "수식 ↔ 코드: 스코어 s_θ(x_t, t) = −ε̂ / √(1−ᾱ_t)",
 }

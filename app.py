@@ -10,7 +10,8 @@ import logging
 
 import gradio as gr
 
-from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, settings, train_tab
+from server import settings
+from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, train_tab
 from ui.i18n import L
 from ui.plots2d import REGISTER_FRAMES_JS
 

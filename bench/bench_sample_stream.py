@@ -7,7 +7,7 @@ for DDIM 100 steps (and DDPM 250 steps unless --ddpm-steps 0), interleaved repea
   (a)  no streaming: `SamplingRun(load_checkpoint(...), SampleConfig(...)).frames()` iterated to the end
        in a child process of its own, after a warm-up run of the same size; the time of the iteration (what
        "Done … in X s" times);
-  (a2) not streaming, the app's way: a `SampleJob` in a `ddpm_core.sample_process.SamplerPool` child
+  (a2) not streaming, the app's way: a `SampleJob` in a `server.sample_process.SamplerPool` child
        of this process, kept warm from run to run as the app's is, with no live frames (it still keeps
        the frames for the exports); the run's `seconds`. The goal is measured against this row:
        everything is the same as in (b) and (c) but the streaming;
@@ -153,7 +153,7 @@ def run_job(config) -> dict:
     """The tab's machinery, not streaming: a SampleJob in this process's SamplerPool child (kept warm
     from run to run, as the app's is), with no live frames (it still keeps the frames for the exports)."""
     global _POOL
-    from ddpm_core.sample_process import SampleJob, SamplerPool
+    from server.sample_process import SampleJob, SamplerPool
 
     _POOL = _POOL or SamplerPool(1)
     handle = _POOL.start(SampleJob(str(CHECKPOINT), [("digits", config)], live_every=float("inf")))  # no frames

@@ -24,7 +24,7 @@ from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.data import SPLITS, DataError, decode_image, load_image_folder
 from ddpm_core.images import ImageError, from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
-from ddpm_core.train import pick_device
+from ddpm_core.devices import pick_device
 
 BANDS = ((1, 1), (2, 10), (11, 100), (101, 1000), (1001, 10**9))  # paper steps t, inclusive
 MAX_EVAL_IMAGES = 4096

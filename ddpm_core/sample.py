@@ -24,7 +24,7 @@ from ddpm_core.animation import ANIMATION_SUFFIXES, compose_frame, image_grid, s
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.diffusion import paper_t
 from ddpm_core.samplers import SAMPLERS, VARIANCES, Frame, sample_loop, sampling_timesteps
-from ddpm_core.train import pick_device
+from ddpm_core.devices import available_devices, pick_device
 
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 autocast on CUDA, fp32 elsewhere
 MAX_IMAGES = 4096  # per run, whatever the memory says
@@ -65,16 +65,6 @@ class SampleConfig:
 
 
 # ---- device, precision and memory -----------------------------------------------------------------
-
-def available_devices() -> list[str]:
-    """'cpu' and whichever accelerators this machine has."""
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    return devices
-
 
 def fast_model(model: torch.nn.Module, device: torch.device, precision: str) -> Callable:
     """The network as the sampler calls it: on `device`, channels-last on CUDA, bf16 autocast if chosen.

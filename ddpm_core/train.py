@@ -30,6 +30,7 @@ from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_
                                    load_training_state, read_config, save_checkpoint, save_training_state)
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import DataError, load_image_folder
+from ddpm_core.devices import pick_device
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
 from ddpm_core.samplers import sample
 from ddpm_core.schedules import SCHEDULES
@@ -108,21 +109,6 @@ class TrainingError(RuntimeError):
 
 
 # ---- pieces of the loop -------------------------------------------------------------------------
-
-def pick_device(name: str | None = None) -> torch.device:
-    """'auto' (or None) picks CUDA, then Apple MPS, then the CPU; a named device must exist."""
-    if name in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available() or (
-            device.type == "mps" and not torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} is not present on this machine")
-    return device
-
 
 def ema_with_warmup(decay: float):
     """EMA update whose decay warms up as min(decay, (1 + n)/(10 + n)) after n updates.

@@ -43,7 +43,7 @@ def free_port() -> int:
 def app_url():
     """The real app, built and launched as `python app.py` does, on a free local port."""
     from app import build_app, launch_options
-    from ui.settings import queue_options
+    from server.settings import queue_options
 
     demo = build_app()
     demo.queue(**queue_options())
@@ -62,7 +62,7 @@ def launch_app(**env: str):
         for name, value in env.items():
             patch.setenv(name, value)
         from app import build_app, launch_options
-        from ui.settings import queue_options
+        from server.settings import queue_options
 
         demo = build_app().queue(**queue_options())
         _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,

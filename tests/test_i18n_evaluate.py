@@ -11,7 +11,8 @@ import gradio as gr
 import pytest
 
 from conftest import korean_request
-from ui import evaluate_tab, i18n, sample_tab, settings as deployment
+from server import settings as deployment
+from ui import evaluate_tab, i18n, sample_tab
 from ui.errors import user_errors
 from ui.ko import CATALOGUE
 

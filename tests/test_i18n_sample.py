@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, korean_request
-from ddpm_core.sample_process import RunResult
-from ui import i18n, sample_tab, settings as deployment, train_tab
+from server.sample_process import RunResult
+from server import settings as deployment
+from ui import i18n, sample_tab, train_tab
 from ui.ko import CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -14,7 +14,8 @@ import pytest
 from conftest import korean_request
 from ddpm_core.data import SINGLE_IMAGE_NOTICE
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainingError
-from ui import i18n, settings as deployment, train_tab
+from server import settings as deployment
+from ui import i18n, train_tab
 from ui.ko import CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

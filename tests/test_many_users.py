@@ -101,7 +101,7 @@ def _dataset(folder, n: int, horizontal: bool) -> list:
 def test_two_concurrent_trainings_in_demo_mode_stay_apart(demo_url, tmp_path):
     from ddpm_core.checkpoints import read_config
     from test_train_tab import _settings, _status
-    from ui.settings import sessions_dir
+    from server.settings import sessions_dir
 
     started = time.time()
     datasets = {"bars": _dataset(tmp_path / "bars", 9, True), "columns": _dataset(tmp_path / "columns", 14, False)}

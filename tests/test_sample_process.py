@@ -11,7 +11,7 @@ from ddpm_core.animation import image_grid
 from ddpm_core.checkpoints import load_checkpoint, save_checkpoint
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.sample import SampleConfig, SamplingRun, frame_panels
-from ddpm_core.sample_process import SampleJob, SamplerPool
+from server.sample_process import SampleJob, SamplerPool
 from ddpm_core.unet import UNet, UNetConfig
 from tests.conftest import ROOT
 

@@ -18,7 +18,7 @@ from ddpm_core.mlp import DenoiserMLP, MLPConfig
 from ddpm_core.sample import SampleConfig, SamplingRun
 from ddpm_core.unet import UNet, UNetConfig
 from tests.conftest import ROOT
-from ui import settings as deployment
+from server import settings as deployment
 from ui import sample_tab, train_tab
 
 BUNDLED = "bundled:digits.safetensors"

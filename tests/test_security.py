@@ -38,7 +38,7 @@ def demo_url():
 @pytest.fixture(scope="module")
 def secrets(tmp_path_factory) -> list[Path]:
     """Files a stranger must never read: one in the repository, one in another session's folder, one in /tmp."""
-    from ui.settings import sessions_dir
+    from server.settings import sessions_dir
 
     other_session = sessions_dir() / "0123456789abcdef0123456789abcdef" / "uploads"
     other_session.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def test_folder_paths_are_refused_in_demo_mode(demo_url):
 # ---- uploads that are too big ---------------------------------------------------------------------------
 
 def test_an_upload_over_the_cap_is_refused_before_it_is_stored(demo_url):
-    from ui.settings import max_file_bytes
+    from server.settings import max_file_bytes
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DDPM_DEMO", "1")

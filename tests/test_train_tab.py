@@ -221,7 +221,7 @@ def demo_app():
     started = time.time()
     yield demo
     demo.close()
-    from ui.settings import sessions_dir
+    from server.settings import sessions_dir
 
     for folder in sessions_dir().glob("*"):  # the sessions' temporary folders (a closed tab's go after an hour)
         if folder.stat().st_mtime >= started:
@@ -236,7 +236,7 @@ def demo_url(demo_app):
 def test_demo_mode_has_no_path_field_and_limits_concurrent_runs(demo_app):
     import httpx
 
-    from ui.settings import default_max_runs
+    from server.settings import default_max_runs
 
     components = httpx.get(f"{demo_app.demo_url}/config").json()["components"]
     path = next(c for c in components if c["props"].get("elem_id") == "train-path")
@@ -258,7 +258,7 @@ def test_demo_mode_refuses_a_folder_path_and_caps_runs(demo_url, tmp_path):
 
 
 def test_demo_mode_refuses_a_hostile_zip_and_trains_on_good_uploads_in_its_own_session(demo_url, tmp_path):
-    from ui.settings import sessions_dir
+    from server.settings import sessions_dir
 
     started = time.time()
     client = Client(demo_url, verbose=False)

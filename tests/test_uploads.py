@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ddpm_core.data import load_image_folder
-from ddpm_core.uploads import UploadError, UploadLimits, collect_uploads
+from server.uploads import UploadError, UploadLimits, collect_uploads
 
 
 def _png_bytes(value: int = 0, size: int = 8) -> bytes:

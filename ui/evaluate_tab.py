@@ -31,8 +31,9 @@ from ddpm_core.evaluate import file_pixels, folder_pixels, pick, start, summariz
 from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
-from ddpm_core.train import pick_device
-from ui import code_panels, i18n, plots, settings as deployment
+from ddpm_core.devices import pick_device
+from server import settings as deployment
+from ui import code_panels, i18n, plots
 from ui.errors import user_errors
 from ui.i18n import L, _
 from ui.sample_tab import DEFAULT_CHECKPOINT, REPO_ROOT, SampleTabHandle, summary_markdown

@@ -1,6 +1,6 @@
 """The Sample tab: pick a checkpoint, run DDPM or DDIM, and watch x_t and x̂_0 live; export GIF, MP4, WebM, PNG.
 
-Sampling runs in a child process (ddpm_core.sample_process), so that none of the server's threads runs
+Sampling runs in a child process (server.sample_process), so that none of the server's threads runs
 its torch code (in a server thread it ran 27–45 % slower; see that module). The child sends the newest
 frame as uint8 grids at most every POLL_S seconds, and every k-th one for the exports. The Sample
 event is a generator that polls the child and sends each new frame as one HTML update (the grids inline
@@ -34,10 +34,12 @@ from PIL import Image
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
 from ddpm_core.diffusion import paper_t
 from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkpoint, read_config
-from ddpm_core.sample import SampleConfig, available_devices
-from ddpm_core.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
+from ddpm_core.devices import available_devices
+from ddpm_core.sample import SampleConfig
+from server.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
 from ddpm_core.unet import UNetConfig, UNet, count_parameters
-from ui import code_panels, gpu, i18n, plots, settings as deployment
+from server import settings as deployment
+from ui import code_panels, gpu, i18n, plots
 from ui.errors import user_errors
 from ui.i18n import L, _
 from ui.train_tab import RUN_NAME, TrainTabHandle

@@ -4,7 +4,7 @@ Training (ddpm_core.train.train) runs in a background thread. The Start/Resume e
 that drains what the thread reports every POLL_S seconds and streams it to the page, so the event
 never computes a training step itself and other tabs keep answering. Stop sets the run's
 threading.Event (the session's gr.State holds it); train() then saves a checkpoint and returns.
-Settings come from ui/settings.py: demo mode takes uploads only, caps them and keeps each session's
+Settings come from server/settings.py: demo mode takes uploads only, caps them and keeps each session's
 files in its own temporary folder.
 """
 
@@ -35,8 +35,9 @@ from ddpm_core.images import to_uint8
 from ddpm_core.samplers import sample
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
-from ddpm_core.uploads import ZIP_EXTENSION, collect_uploads
-from ui import code_panels, i18n, plots, plots2d, settings as deployment
+from server.uploads import ZIP_EXTENSION, collect_uploads
+from server import settings as deployment
+from ui import code_panels, i18n, plots, plots2d
 from ui.errors import user_errors
 from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config

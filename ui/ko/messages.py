@@ -7,8 +7,8 @@ and values are kept as they are. At most nine captured parts a message (`\\1`–
 
 Sources: every ValueError (and subclass: CheckpointError, DataError, ImageError, UploadError) and
 TrainingError a user can reach from the app in ddpm_core/*.py, the RuntimeError of a busy sampling
-pool (ddpm_core/sample_process.py, which the Sample tab shows), ui/schedule_controls.py's `integer()`,
-`number()` and `parse_config()`, ui/settings.py, and the folder summary line of ddpm_core/data.py
+pool (server/sample_process.py, which the Sample tab shows), ui/schedule_controls.py's `integer()`,
+`number()` and `parse_config()`, server/settings.py, and the folder summary line of ddpm_core/data.py
 (the Evaluate tab passes it through `message()`).
 
 Left out, as programming errors no input from the page reaches: wrong tensor shapes
@@ -26,7 +26,7 @@ N = r"(-?[\d,]+)"  # a whole number as the core writes it ("1,000")
 MB = r"([\d,.]+ MB)"
 
 _RAW: list[tuple[str, str]] = [
-    # ---- ui/settings.py: the deployment's environment ---------------------------------------------------
+    # ---- server/settings.py: the deployment's environment ---------------------------------------------------
     (r"DDPM_DEMO must be 1 or 0, got (.*)",
      r"DDPM_DEMO는 1 또는 0이어야 합니다(입력값: \1)"),
     (r"(DDPM_MAX_RUNS|DDPM_SAMPLE_MEMORY_MB) must be at least 1, got (.*)",
@@ -84,7 +84,7 @@ _RAW: list[tuple[str, str]] = [
     (r"unknown split (.+); choose one of (.+)",
      r"알 수 없는 분할 \1입니다. 다음 중에서 고르세요: \2"),
 
-    # ---- ddpm_core/uploads.py: uploaded images and zips -------------------------------------------------
+    # ---- server/uploads.py: uploaded images and zips -------------------------------------------------
     (r"Upload some images, or one \.zip of images, first\.",
      r"먼저 이미지 몇 장이나 이미지가 담긴 .zip 하나를 업로드하세요."),
     (r"Upload one \.zip at a time; got (\d+): (.+)\.",

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ddpm_core.uploads import UploadLimits
+from server.uploads import UploadLimits
 
 ROOT = Path(__file__).resolve().parent.parent
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ddpm_core.errors import UserError
+
 
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -27,7 +29,11 @@ def pick_device(name: str | None = None) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise UserError("device.unknown", "{name!r} is not a device; choose auto, cpu, cuda or mps", name=name) from None
     if device.type == "cuda" and not torch.cuda.is_available() or (device.type == "mps" and not _mps_available()):
-        raise ValueError(f"device {name!r} is not present on this machine")
+        raise UserError("device.absent", "device {name!r} is not present on this machine; present here: {present}",
+                        name=name, present=", ".join(available_devices()))
     return device

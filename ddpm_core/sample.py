@@ -24,7 +24,7 @@ from ddpm_core.animation import ANIMATION_SUFFIXES, compose_frame, image_grid, s
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.diffusion import paper_t
 from ddpm_core.samplers import SAMPLERS, VARIANCES, Frame, sample_loop, sampling_timesteps
-from ddpm_core.devices import available_devices, pick_device
+from ddpm_core.devices import pick_device
 
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 autocast on CUDA, fp32 elsewhere
 MAX_IMAGES = 4096  # per run, whatever the memory says
@@ -143,10 +143,7 @@ class SamplingRun:
                                   "not an image model; sample it in the 2-D lab")
         config.check(checkpoint.diffusion.num_timesteps)
         self.checkpoint, self.config = checkpoint, config
-        try:
-            self.device = pick_device(config.device)
-        except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"{exc}; present here: {', '.join(available_devices())}") from None
+        self.device = pick_device(config.device)
         model_config = checkpoint.model.config
         self.shape = (model_config.channels, model_config.image_size, model_config.image_size)
         limit = max_images(checkpoint.model, self.shape, torch.device("cpu") if self.device.type == "cpu"

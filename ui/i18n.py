@@ -22,14 +22,23 @@ then the cookie, then Accept-Language, then English.
 from __future__ import annotations
 
 import contextvars
+import functools
+import gettext
 import json
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
-from ui.ko import CATALOGUE as KO, MESSAGES as KO_MESSAGES
+from babel.messages.pofile import read_po
+
+from ddpm_core.errors import Message, UserError, english_plural, fill
+from ui.ko import CATALOGUE as KO_DICTS, MESSAGES as KO_MESSAGES
 from ui.ko.messages import SUMMARY, summary as data_summary
+
+LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
 LANGUAGES = ("en", "ko")
 NAMES = {"en": "English", "ko": "한국어"}
@@ -102,6 +111,53 @@ def language_scope(language: str) -> Iterator[None]:
         _language.reset(token)
 
 
+# ---- the catalogues ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One language's translations, read from every `locale/<language>/LC_MESSAGES/*.po` (gettext's format).
+
+    `texts`: English text → translation (entries without a context: layout and callback texts). `codes`: a
+    message code → its translated template (entries whose context is the code of a `ddpm_core.errors.Message`;
+    a plural entry gives a tuple of forms). `plural` picks a form index from a count (the catalogue's
+    Plural-Forms).
+    """
+
+    texts: dict
+    codes: dict
+    plural: object
+
+    @classmethod
+    def read(cls, language: str) -> "Catalogue":
+        texts, codes, plural = {}, {}, english_plural
+        for path in sorted((LOCALE / language / "LC_MESSAGES").glob("*.po")):
+            with path.open("rb") as handle:
+                catalog = read_po(handle, locale=language)
+            plural = gettext.c2py(catalog.plural_expr)
+            for entry in catalog:
+                if not entry.id or not entry.string or entry.fuzzy or not any(entry.string):
+                    continue
+                if entry.context:
+                    codes[entry.context] = entry.string
+                else:
+                    texts[entry.id[0] if isinstance(entry.id, tuple) else entry.id] = entry.string
+        return cls(texts, codes, plural)
+
+
+@functools.lru_cache(maxsize=None)
+def catalogue(language: str) -> Catalogue:
+    return Catalogue.read(language)
+
+
+def _korean_texts() -> dict:
+    merged = dict(KO_DICTS)
+    merged.update({k: v for k, v in catalogue("ko").texts.items() if isinstance(v, str)})
+    return merged
+
+
+KO = _korean_texts()
+
+
 # ---- translating -------------------------------------------------------------------------------
 
 def translate(text: str, language: str) -> str:
@@ -114,12 +170,29 @@ def _(text: str) -> str:
     return translate(text, _language.get())
 
 
-def message(text: str) -> str:
-    """A message from ddpm_core (English, with numbers and names in it) in the current language.
+def coded(item: Message, language: str | None = None) -> str:
+    """A `Message` in `language` (default: the current request's): its code's translation filled with its
+    parameters (nested messages translated too), or its English when the catalogue lacks the code."""
+    language = language or _language.get()
+    if language == "en":
+        return item.english()
+    found = catalogue(language)
+    template = found.codes.get(item.code)
+    if template is None:
+        return fill(item.template, item.params, lambda inner: coded(inner, language), english_plural)
+    return fill(template, item.params, lambda inner: coded(inner, language), found.plural)
 
-    Each Korean pattern in `ui/ko/messages.py` matches one English message shape; an unknown message is
-    shown in English, which is what it was written in.
+
+def message(text) -> str:
+    """A message from ddpm_core in the current language: a `Message` or `UserError` by its code; an English
+    string (older messages) by the patterns of `ui/ko/messages.py`, or as it is.
     """
+    if isinstance(text, UserError):
+        return coded(text.message)
+    if isinstance(text, Message):
+        return coded(text)
+    if isinstance(text, BaseException):
+        text = str(text)
     if _language.get() != "ko":
         return text
     summary = SUMMARY.fullmatch(text)  # the data summary: optional parts, put together one by one

@@ -11,6 +11,8 @@ import logging
 import gradio as gr
 
 from server import settings
+from server.catalogue import Catalogue
+from server.sessions import end_session, new_session
 from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, train_tab
 from ui.i18n import L
 from ui.plots2d import REGISTER_FRAMES_JS
@@ -44,17 +46,21 @@ def build_app() -> gr.Blocks:
             gr.HTML(LANGUAGE_LINKS, elem_id="ddpm-language", padding=False)
             projector_btn = gr.Button(L("📽 Projector mode"), size="sm", scale=0, min_width=200, elem_id="projector-toggle")
         gr.Markdown(INTRO, latex_delimiters=forward_tab.LATEX, elem_classes="ddpm-intro")
+        # One Session per page, shared by the tabs (server/sessions.py): its folder, jobs and uploads;
+        # one catalogue of checkpoints for every tab that lists them (server/catalogue.py).
+        session = gr.State(new_session, delete_callback=end_session)
+        catalogue = Catalogue(settings.load())
         with gr.Tabs():
             with gr.Tab(L("Forward process"), id="forward"):
                 forward_tab.build(demo)
             with gr.Tab(L("2-D lab"), id="lab2d"):
-                lab2d_tab.build(demo)
+                lab2d_tab.build(demo, session)
             with gr.Tab(L("Train"), id="train"):
-                trained = train_tab.build(demo)
+                train_tab.build(demo, session, catalogue)
             with gr.Tab(L("Sample"), id="sample") as sample_item:
-                sampled = sample_tab.build(demo, trained, sample_item)
+                sample_tab.build(demo, session, catalogue, sample_item)
             with gr.Tab(L("Evaluate"), id="evaluate") as evaluate_item:
-                evaluate_tab.build(demo, sampled, evaluate_item)
+                evaluate_tab.build(demo, session, catalogue, evaluate_item)
         projector_btn.click(None, js=projector.TOGGLE_JS, api_visibility="private")
     return demo
 

@@ -3,17 +3,18 @@ follow the request's language."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from types import SimpleNamespace
 
 import gradio as gr
 import pytest
 
 from conftest import korean_request
 from server import settings as deployment
-from ui import evaluate_tab, i18n, sample_tab
-from ui.errors import user_errors
+from server.catalogue import Catalogue
+from server.sessions import Session
+from ui import evaluate_tab, i18n
 from ui.ko import CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -24,38 +25,37 @@ def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-class FakeSampleTab:
-    """The Sample tab as the Evaluate tab uses it: its checkpoint list (a callback of its own) and resolve."""
+class OneEntryCatalogue(Catalogue):
+    """The real catalogue, but whose picker lists one entry labelled with a catalogue text (to see its language)."""
 
-    def __init__(self):
-        self.handle = None
-
-    @user_errors
-    def choices(self, key, train_session, session):
-        return gr.Dropdown(choices=[(i18n._("Upload one or more images first."), BUNDLED)], value=key)
+    def entries(self, session, images_only=True):
+        return [dataclasses.replace(entry, name=i18n._("Upload one or more images first."))
+                for entry in super().entries(session, images_only) if entry.key == BUNDLED]
 
 
 @pytest.fixture(scope="module")
 def tab():
-    sample = SimpleNamespace(tab=FakeSampleTab(), train_session=None, session=None,
-                             resolve=lambda key, train, session: sample_tab.resolve(key, None, train, session))
-    return evaluate_tab.EvaluateTab(deployment.load(), sample)
+    return evaluate_tab.EvaluateTab(deployment.load(), OneEntryCatalogue(deployment.load()))
 
 
 def _evaluate(tab, *request, n=1, source="own", files=None):
-    session = evaluate_tab.new_session()
+    session = Session()
     try:
-        return list(tab.evaluate(BUNDLED, source, files or [], "assets/digits", "all", n, "strata", 3, "beta", 0,
-                                 None, None, session, *request))
+        return list(tab.evaluate(evaluate_tab.ImagesForm(BUNDLED, source, files or [], "assets/digits", "all"),
+                                 evaluate_tab.BoundForm(n, "strata", 3, "beta", 0), session, *request))
     finally:
-        evaluate_tab.end_session(session)
+        session.close()
+
+
+def _decode(tab, session, steps, *request):
+    return list(tab.decode(evaluate_tab.ImagesForm(BUNDLED, "own", [], "", "all"),
+                           evaluate_tab.DecodeForm(1, steps, 1, "100", 0), session, *request))
 
 
 def test_every_layout_text_of_the_tab_is_translated():
     with gr.Blocks() as demo:
         with gr.Tab("Evaluate") as item:
-            handle = SimpleNamespace(train_session=gr.State(None), session=gr.State(None), tab=FakeSampleTab())
-            evaluate_tab.build(demo, handle, item)
+            evaluate_tab.build(demo, gr.State(None), Catalogue(deployment.load()), item)
     ours = [entry for entry in i18n.layout_texts(demo.config) if "#eval-" in entry[0]]
     assert len(ours) > 20
     missing = [entry for entry in i18n.untranslated(demo.config) if "#eval-" in entry[0]]
@@ -104,9 +104,8 @@ def test_messages_raised_here_follow_the_request(tab):
         _evaluate(tab, source="upload")
     with pytest.raises(gr.Error, match="이미지 수는 1부터 .*까지여야 합니다"):
         _evaluate(tab, korean_request(), n=10_000)
-    session = evaluate_tab.new_session()
-    decode = lambda steps, *request: list(tab.decode(BUNDLED, "own", [], "", "all", 1, steps, 1, "100", 0,  # noqa: E731
-                                                     None, None, session, *request))
+    session = Session()
+    decode = lambda steps, *request: _decode(tab, session, steps, *request)  # noqa: E731
     with pytest.raises(gr.Error, match="'ten'은\\(는\\) 스텝이 아닙니다"):
         decode("ten", korean_request())
     with pytest.raises(gr.Error, match="'ten' is not a step"):
@@ -116,19 +115,18 @@ def test_messages_raised_here_follow_the_request(tab):
 
 
 def test_the_decoding_table_in_korean(tab):
-    session = evaluate_tab.new_session()
-    views = list(tab.decode(BUNDLED, "own", [], "", "all", 1, "10", 1, "100", 0, None, None, session,
-                            korean_request()))
+    session = Session()
+    views = _decode(tab, session, "10", korean_request())
     assert "<th>t = 10</th>" in views[-1] and "x<sub>t</sub>를 공유하는 샘플" in views[-1]
-    english = list(tab.decode(BUNDLED, "own", [], "", "all", 1, "10", 1, "100", 0, None, None, session))
+    english = _decode(tab, session, "10")
     assert "samples sharing x<sub>t</sub>" in english[-1]
 
 
 def test_the_checkpoint_list_and_summary_are_served_in_the_request_language(tab):
-    listed = tab.choices(BUNDLED, None, None, korean_request())
-    assert listed.choices[0][0] == CATALOGUE["Upload one or more images first."]
-    assert tab.choices(BUNDLED, None, None).choices[0][0] == "Upload one or more images first."
-    summary = tab.summary(BUNDLED, None, None, korean_request())
+    listed = tab.choices(BUNDLED, None, korean_request())
+    assert listed.choices[0][0] == CATALOGUE["{name} (bundled)"].format(name=CATALOGUE["Upload one or more images first."])
+    assert tab.choices(BUNDLED, None).choices[0][0] == "Upload one or more images first. (bundled)"
+    summary = tab.summary(BUNDLED, None, korean_request())
     assert "데이터의 10%를 학습에서 제외했습니다" in summary
-    assert "10% of its data was held out of training" in tab.summary(BUNDLED, None, None)
-    assert tab.summary("", None, None, korean_request()) == CATALOGUE["No checkpoint chosen."]
+    assert "10% of its data was held out of training" in tab.summary(BUNDLED, None)
+    assert tab.summary("", None, korean_request()) == CATALOGUE["No checkpoint chosen."]

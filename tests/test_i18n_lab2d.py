@@ -9,9 +9,10 @@ import gradio as gr
 import pytest
 
 from conftest import korean_request
+from server.sessions import Session
 from ui import i18n, lab2d_tab
 from ui.ko import CATALOGUE
-from ui.schedule_controls import build_schedule_controls
+from ui.schedule_controls import build_schedule_controls, parse_config
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 SHORT = ("linear", 100, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T, rescale, cosine s
@@ -23,12 +24,17 @@ def _figure(plot) -> dict:
 
 
 def _forward(**request):
-    return lab2d_tab.show_forward("two_moons", None, "", 1000, 0, *SHORT, **request)
+    return lab2d_tab.show_forward(lab2d_tab.ShapeForm("two_moons", None, "", 1000, 0, parse_config(*SHORT)), **request)
+
+
+def _train(shape, schedule, **request):
+    form = lab2d_tab.Train2DForm(60, 128, 3e-3, 0.99, 0, parse_config(*schedule))
+    return list(lab2d_tab.train(shape, form, Session(), **request))
 
 
 def test_every_layout_text_of_the_lab_is_translated():
     with gr.Blocks() as lab:
-        lab2d_tab.build(lab)
+        lab2d_tab.build(lab, gr.State(None))
     with gr.Blocks() as schedule:  # the shared schedule picker has its own catalogue entries
         build_schedule_controls("lab")
     shared = {text for _, _, text in i18n.layout_texts(schedule.config)}
@@ -60,9 +66,9 @@ def test_forward_animation_in_korean_and_in_english():
 
 def test_training_status_loss_plot_sampling_and_fit_in_korean():
     _, shape = _forward()
-    updates = list(lab2d_tab.train(shape, 60, 128, 3e-3, 0.99, 0, *TINY, ddpm_request=korean_request()))
+    updates = _train(shape, TINY, ddpm_request=korean_request())
     loss_plot, status, trained = updates[-1]
-    assert status.startswith("**학습 중** 스텝 60 / 60 · 손실 ") and "초 경과" in status, status
+    assert status.startswith("✅ **학습 완료** 스텝 60 / 60 · 손실 ") and "초당" in status, status
     loss = _figure(loss_plot)
     assert [t["name"] for t in loss["data"]] == ["손실", "평활화"]
     assert loss["layout"]["xaxis"]["title"]["text"] == "스텝"
@@ -74,8 +80,8 @@ def test_training_status_loss_plot_sampling_and_fit_in_korean():
     assert re.search(r"\| 비율 \| \*\*[\d.]+×\*\*", fit), fit
     assert "노이즈 플로어" in fit
 
-    english_status = list(lab2d_tab.train(shape, 60, 128, 3e-3, 0.99, 0, *TINY))[-1][1]
-    assert english_status.startswith("**Training** step 60 / 60 · loss ")
+    english_status = _train(shape, TINY)[-1][1]
+    assert english_status.startswith("✅ **Trained** step 60 / 60 · loss ")
     _, english_fit = lab2d_tab.sample(trained, shape, 0, False, None)
     assert "| ratio |" in english_fit and not HANGUL.search(english_fit)
 
@@ -84,6 +90,6 @@ def test_messages_of_the_lab_in_korean():
     with pytest.raises(gr.Error, match="먼저 모델을 학습하세요"):
         lab2d_tab.sample(None, None, 0, False, None, ddpm_request=korean_request())
     with pytest.raises(gr.Error, match="먼저 모양을 고르세요"):
-        list(lab2d_tab.train(None, 60, 128, 3e-3, 0.99, 0, *SHORT, ddpm_request=korean_request()))
+        _train(None, SHORT, ddpm_request=korean_request())
     with pytest.raises(gr.Error, match=r"Train the model first \(press Train\)"):
         lab2d_tab.sample(None, None, 0, False, None)

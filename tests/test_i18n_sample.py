@@ -15,7 +15,9 @@ import pytest
 from conftest import ROOT, korean_request
 from server.sample_process import RunResult
 from server import settings as deployment
-from ui import i18n, sample_tab, train_tab
+from server.catalogue import Catalogue
+from server.sessions import Session
+from ui import checkpoint_view, i18n, sample_tab
 from ui.ko import CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -25,8 +27,7 @@ DIGITS = ROOT / "checkpoints" / "digits.safetensors"
 
 @pytest.fixture(scope="module")
 def tab():
-    handle = train_tab.TrainTabHandle(session=None, settings=deployment.load(), tab=None)
-    tab = sample_tab.SampleTab(deployment.load(), handle)
+    tab = sample_tab.SampleTab(deployment.load(), Catalogue(deployment.load()))
     yield tab
     tab.pool.shutdown()
 
@@ -36,57 +37,58 @@ def _text(html: str) -> str:
 
 
 def test_every_bundled_checkpoint_label_is_in_the_catalogue():
-    for path in sample_tab.bundled_checkpoints():
-        assert CATALOGUE[f"{path.stem} (bundled)"] == f"{path.stem} (내장)"
+    for entry in Catalogue(deployment.load()).bundled():
+        assert CATALOGUE[f"{entry.name} (bundled)"] == f"{entry.name} (내장)"
 
 
 def test_the_picker_is_labelled_in_the_requests_language(tab):
-    session, train_session = sample_tab.Session(), train_tab.Session()
-    korean = tab.picker(BUNDLED, train_session, session, korean_request())
-    english = tab.picker(BUNDLED, train_session, session)
+    session = Session()
+    korean = tab.picker(BUNDLED, session, korean_request())
+    english = tab.picker(BUNDLED, session)
     assert ("digits (내장)", BUNDLED) in [tuple(c) for c in korean.choices]
     assert ("digits (bundled)", BUNDLED) in [tuple(c) for c in english.choices]
     assert korean.value == english.value == BUNDLED  # the keys never change
 
 
 def test_the_summary_in_korean_keeps_its_numbers(tab):
-    markdown, number = tab.summary(BUNDLED, train_tab.Session(), sample_tab.Session(), korean_request())
+    markdown, number = tab.summary(BUNDLED, Session(), korean_request())
     assert HANGUL.search(markdown)
     for part in ("3,000 스텝 학습", "*digits* (이미지 1,610장, 홀드아웃 187장)", "16×16 흑백", "*tiny*",
                  "파라미터", "linear β, T = 1,000", "eps 예측"):
         assert part in markdown, part
     assert number.info == "1부터 T = 1,000까지: 스텝이 적으면 연쇄를 건너뛰며 진행합니다"
-    english, number = tab.summary(BUNDLED, train_tab.Session(), sample_tab.Session())
+    english, number = tab.summary(BUNDLED, Session())
     assert not HANGUL.search(english) and "trained 3,000 steps on *digits* (1,610 images, 187 held out)" in english
     assert number.info == "1 to T = 1,000: fewer steps skip along the chain"
-    assert tab.summary(None, None, None, korean_request())[0] == "체크포인트를 고르지 않았습니다."
+    assert tab.summary(None, None, korean_request())[0] == "체크포인트를 고르지 않았습니다."
 
 
 def test_summary_markdown_follows_the_scope_it_runs_in():
-    """The Evaluate tab calls summary_markdown from its own callbacks."""
-    english, _ = sample_tab.summary_markdown(DIGITS)
+    """The Sample and Evaluate tabs call summary_markdown from their own callbacks."""
+    entry = Catalogue(deployment.load()).resolve(BUNDLED, None)
+    english = checkpoint_view.summary_markdown(entry)
     with i18n.language_scope("ko"):
-        korean, T = sample_tab.summary_markdown(DIGITS)
-    assert T == 1000 and HANGUL.search(korean) and not HANGUL.search(english)
+        korean = checkpoint_view.summary_markdown(entry)
+    assert entry.summary.timesteps == 1000 and HANGUL.search(korean) and not HANGUL.search(english)
     assert "16×16 grey" in english and "16×16 흑백" in korean
 
 
 def test_messages_come_in_korean(tab):
-    session = sample_tab.Session()
+    session = Session()
     with pytest.raises(gr.Error, match="목록에서 체크포인트를 고르세요"):
-        tab.summary("bundled:../README.md", None, session, korean_request())
+        tab.summary("bundled:../README.md", session, korean_request())
     with pytest.raises(gr.Error, match="Choose a checkpoint from the list"):
-        tab.summary("bundled:../README.md", None, session)
+        tab.summary("bundled:../README.md", session)
     with pytest.raises(gr.Error, match="먼저 샘플링하세요: 아직 내보낼 애니메이션이 없습니다"):
         tab.export("gif", session, korean_request())
     with pytest.raises(gr.Error, match="먼저 샘플링하세요: 아직 다운로드할 그리드가 없습니다"):
         tab.export_png(session, korean_request())
     with pytest.raises(gr.Error, match="Sample first: there is nothing to download its grid yet"):
         tab.export_png(session)
-    bad = (BUNDLED, "ddim", 10, 0.0, "beta", 0, 0, "auto", True, False, None, session)
+    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 0, 0, "auto", True, False), session)
     with pytest.raises(gr.Error, match=f"이미지 수는 1부터 {tab.max_images}까지여야 합니다"):
         next(tab.sample(*bad, korean_request()))
-    bad = (BUNDLED, "ddim", 10, 0.0, "beta", 2, 0, "tpu", True, False, None, session)
+    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 2, 0, "tpu", True, False), session)
     with pytest.raises(gr.Error, match="장치 'tpu'은\\(는\\) 여기에 없습니다. auto, cpu"):
         next(tab.sample(*bad, korean_request()))
 
@@ -124,8 +126,8 @@ def test_the_comparison_in_korean():
 
 
 def test_a_streamed_run_in_korean_and_in_english(tab):
-    session = sample_tab.Session()
-    inputs = (BUNDLED, "ddim", 3, 0.0, "beta", 1, 0, "auto", True, False, None, session)
+    session = Session()
+    inputs = (sample_tab.SampleForm(BUNDLED, "ddim", 3, 0.0, "beta", 1, 0, "auto", True, False), session)
     updates = list(tab.sample(*inputs, korean_request()))
     assert "시작하는 중" in updates[0][0]
     live, final, figure, _, _ = updates[-1]

@@ -14,14 +14,16 @@ import pytest
 from conftest import korean_request
 from ddpm_core.data import SINGLE_IMAGE_NOTICE
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainingError
+from ddpm_core.config import DiffusionConfig
 from server import settings as deployment
+from server.sessions import Session
 from ui import i18n, train_tab
 from ui.ko import CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LOCAL = deployment.Settings(demo=False, max_steps=1_000_000, max_image_size=128, max_batch_size=1024,
                             max_concurrent_runs=1, uploads=deployment.LOCAL_UPLOADS)
-SCHEDULE = ("linear", 1000, 1e-4, 0.02, True, 0.008)
+DIFFUSION = DiffusionConfig(timesteps=1000, rescale=True)
 
 
 def _text(html: str) -> str:
@@ -38,8 +40,10 @@ def runs(tmp_path, monkeypatch):
 @pytest.mark.parametrize("demo", [False, True])
 def test_the_layout_is_translatable_in_both_modes(monkeypatch, demo):
     monkeypatch.setenv("DDPM_DEMO", "1" if demo else "0")
+    from server.catalogue import Catalogue
+
     with gr.Blocks() as page:
-        train_tab.build(page)
+        train_tab.build(page, gr.State(None), Catalogue(deployment.load()))
     config = page.config
     assert not i18n.untranslated(config), i18n.untranslated(config)
     labels = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
@@ -57,24 +61,30 @@ def test_stop_and_the_empty_checkpoint_list_follow_the_request():
     assert _text(tab.stop(None)) == "Nothing is training in this session."
     assert _text(tab.stop(None, korean_request())) == "이 세션에서 학습 중인 것이 없습니다."
     with i18n.language_scope("ko"):
-        assert train_tab._checkpoints_markdown(None).startswith("아직 체크포인트가 없습니다")
+        assert train_tab._checkpoints_markdown([]).startswith("아직 체크포인트가 없습니다")
 
 
 def test_the_checkpoint_list_in_korean_and_english(runs, monkeypatch):
+    from server import catalogue
+    from ui import checkpoint_view
+
     (runs / "bars").mkdir(parents=True)
     (runs / "bars" / CHECKPOINT_NAME).write_bytes(b"")
-    saved = {"step": 1234, "model": {"image_size": 16, "channels": 1}, "training": {"preset": "tiny"}}
-    monkeypatch.setattr(train_tab, "checkpoint_config", lambda path: saved)
+    saved = {"architecture": "unet", "step": 1234, "model": {"image_size": 16, "channels": 1},
+             "training": {"preset": "tiny"}}
+    monkeypatch.setattr(catalogue, "read_config", lambda path: saved)
+    monkeypatch.setattr(catalogue, "_unet_parameters", lambda model: 1000)
     tab = train_tab.TrainTab(LOCAL)
-    english = tab.checkpoints(train_tab.Session())
+    english = tab.checkpoints(Session())
     assert "| run | checkpoint |" in english and "| `bars` | step 1,234 · 16×16 grey · tiny |" in english
-    korean = tab.checkpoints(train_tab.Session(), korean_request())
+    korean = tab.checkpoints(Session(), korean_request())
     assert "**체크포인트** (내가 학습한 모델)" in korean and "| 실행 | 체크포인트 |" in korean
     assert "| `bars` | 스텝 1,234 · 16×16 흑백 · tiny |" in korean
-    path = str(runs / "bars" / CHECKPOINT_NAME)
-    assert train_tab.list_checkpoints(runs) == [("bars · step 1,234 · 16×16 grey · tiny", path)]
+    entries = tab.catalogue.runs(None)
+    assert [(checkpoint_view.label(e), e.path) for e in entries] == [
+        ("bars · step 1,234 · 16×16 grey · tiny (trained here)", runs / "bars" / CHECKPOINT_NAME)]
     with i18n.language_scope("ko"):  # as the Sample tab's callbacks call it
-        assert train_tab.list_checkpoints(runs) == [("bars · 스텝 1,234 · 16×16 흑백 · tiny", path)]
+        assert checkpoint_view.label(entries[0]) == "bars · 스텝 1,234 · 16×16 흑백 · tiny (여기서 학습)"
 
 
 def test_the_preset_estimate_is_in_the_pages_language(monkeypatch):
@@ -101,10 +111,13 @@ def test_the_data_summary_in_korean():
         assert train_tab.data_line("3 fake images") == "3 fake images"  # an unknown line stays as it is
 
 
+def _form(path, files, steps: int, run: str) -> train_tab.TrainForm:
+    return train_tab.TrainForm(path, files, 16, 1, "tiny", 8, 1e-3, steps, 0.99, 0, False, 0, run, DIFFUSION)
+
+
 def _start(tab, data: Path, steps: int, run: str, *request):
-    session = train_tab.Session()
-    return session, tab.start(str(data), None, 16, 1, "tiny", 8, 1e-3, steps, 0.99, 0, False, 0, run, *SCHEDULE,
-                              session, *request)
+    session = Session()
+    return session, tab.start(_form(str(data), None, steps, run), session, *request)
 
 
 def test_a_run_streams_korean_status_built_outside_the_training_thread(runs, tmp_path, monkeypatch):
@@ -123,7 +136,7 @@ def test_a_run_streams_korean_status_built_outside_the_training_thread(runs, tmp
     (tmp_path / "bars").mkdir()
     _, updates = _start(tab, tmp_path / "bars", 30, "kor", korean_request())
     updates = list(updates)
-    assert threads == ["train-kor"], "train() ran in the worker thread"
+    assert threads == ["job-train-kor"], "train() ran in the job's thread"
     first, final = _text(updates[0][1]), _text(updates[-1][1])
     assert first == "⏳ 실행 kor을(를) 시작합니다: 이미지를 읽는 중…"
     assert final.startswith("✅ 실행 kor을(를) 스텝 30에서 마쳤습니다.")
@@ -139,7 +152,9 @@ def test_a_run_streams_korean_status_built_outside_the_training_thread(runs, tmp
 def test_an_error_in_the_thread_is_reported_in_korean(runs, tmp_path, monkeypatch):
     def failing(config, diffusion, data, out, *, callback, log, **_):
         callback(Progress(1, config.steps, 1.0, 1e-4, 0.1, 80.0))
-        raise TrainingError("the loss became nan at step 2; training stopped.")
+        raise TrainingError("train.loss_not_finite", "the loss became NaN or infinite at step {step}; training "
+                            "stopped. The last checkpoint (step {saved}) is intact; try a lower learning rate.",
+                            step=2, saved=0)
 
     monkeypatch.setattr(train_tab, "train", failing)
     (tmp_path / "d").mkdir()
@@ -160,7 +175,7 @@ def test_ui_messages_are_korean(runs, tmp_path, path, files, run, korean):
     (tmp_path / "d").mkdir()
     path = str(tmp_path / "d") if path == "DATA" else path
     tab = train_tab.TrainTab(LOCAL)
-    arguments = (path, files, 16, 1, "tiny", 8, 1e-3, 10, 0.99, 0, False, 0, run, *SCHEDULE, train_tab.Session())
+    arguments = (_form(path, files, 10, run), Session())
     with pytest.raises(gr.Error, match=korean):
         list(tab.start(*arguments, korean_request()))
     with pytest.raises(gr.Error) as english:
@@ -171,4 +186,4 @@ def test_ui_messages_are_korean(runs, tmp_path, path, files, run, korean):
 def test_resume_messages_are_korean(runs):
     tab = train_tab.TrainTab(LOCAL)
     with pytest.raises(gr.Error, match="실행 'never'에는 이어서 학습할 체크포인트가 없습니다"):
-        list(tab.resume("", None, 10, 0, "never", train_tab.Session(), korean_request()))
+        list(tab.resume(train_tab.ResumeForm("", None, 10, 0, "never"), Session(), korean_request()))

@@ -19,7 +19,9 @@ from ddpm_core.sample import SampleConfig, SamplingRun
 from ddpm_core.unet import UNet, UNetConfig
 from tests.conftest import ROOT
 from server import settings as deployment
-from ui import sample_tab, train_tab
+from server.catalogue import Catalogue
+from server.sessions import Session
+from ui import checkpoint_view
 
 BUNDLED = "bundled:digits.safetensors"
 TINY = UNetConfig(image_size=16, channels=1, base_channels=8, channel_mults=(1, 2), attention_resolutions=(8,),
@@ -191,22 +193,21 @@ def test_checkpoints_trained_in_the_app_are_offered_and_only_they(tmp_path, monk
     _tiny_checkpoint(tmp_path / "runs" / "bars" / "model.safetensors")
     (tmp_path / "runs" / "broken").mkdir()
     (tmp_path / "runs" / "broken" / "model.safetensors").write_bytes(b"junk")
-    handle = train_tab.TrainTabHandle(session=None, settings=deployment.load(), tab=None)
-    session = sample_tab.Session()
-    choices = sample_tab.checkpoint_choices(handle, train_tab.Session(), session)
+    catalogue, session = Catalogue(deployment.load()), Session()
+    choices = checkpoint_view.choices(catalogue.entries(session))
     keys = [key for _, key in choices]
     assert keys == [BUNDLED, "run:bars"]
     assert "bars · step 5" in choices[1][0] and "(trained here)" in choices[1][0]
-    assert sample_tab.resolve("run:bars", handle, train_tab.Session(), session) == \
-        tmp_path / "runs" / "bars" / "model.safetensors"
-    for key in ("run:broken", "run:../runs/bars", "bundled:digits.state.safetensors"):
+    assert catalogue.resolve("run:bars", session).path == tmp_path / "runs" / "bars" / "model.safetensors"
+    for key in ("run:broken", "run:../runs/bars", "bundled:digits.state.safetensors", "upload:1", None, 3):
         with pytest.raises(ValueError, match="Choose a checkpoint"):
-            sample_tab.resolve(key, handle, train_tab.Session(), session)
+            catalogue.resolve(key, session)
 
 
 def test_the_summary_says_what_the_bundled_model_is():
-    text, T = sample_tab.summary_markdown(ROOT / "checkpoints" / "digits.safetensors")
-    assert T == 1000
+    entry = Catalogue(deployment.load()).resolve(BUNDLED, None)
+    text = checkpoint_view.summary_markdown(entry)
+    assert entry.summary.timesteps == 1000
     parameters = sum(v.numel() for k, v in _load_all(ROOT / "checkpoints" / "digits.safetensors").items()
                      if k.startswith("ema."))
     for part in ("trained 3,000 steps", "*digits* (1,610 images, 187 held out)", "16×16 grey", "*tiny*", f"{parameters:,} parameters",

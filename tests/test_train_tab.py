@@ -13,7 +13,9 @@ from PIL import Image
 
 from ddpm_core.checkpoints import load_checkpoint
 from tests.conftest import ROOT, free_port
-from ui.train_tab import list_checkpoints
+from server import settings as deployment
+from server.catalogue import Catalogue
+from ui import checkpoint_view
 
 SCHEDULE = ("linear", 1000, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T, rescale, cosine s
 
@@ -86,8 +88,9 @@ def test_short_run_streams_loss_and_previews_and_saves_a_loadable_checkpoint(cli
     assert checkpoint.config["training"]["channels"] == 1 and checkpoint.config["training"]["flip"] is False
     listing = client.predict(api_name="/train_checkpoints")
     assert "`bars-30` | step 30 · 16×16 grey · tiny" in listing
-    checkpoint_path = str(runs / "bars-30" / "model.safetensors")
-    assert list_checkpoints(runs) == [("bars-30 · step 30 · 16×16 grey · tiny", checkpoint_path)]
+    entries = Catalogue(deployment.load()).runs(None)  # local mode: the runs folder (DDPM_RUNS_DIR)
+    assert [(checkpoint_view.label(e), e.path) for e in entries] == [
+        ("bars-30 · step 30 · 16×16 grey · tiny (trained here)", runs / "bars-30" / "model.safetensors")]
 
 
 @pytest.mark.parametrize("contents,message", [
@@ -166,35 +169,31 @@ def test_an_error_mid_run_shows_where_it_stopped_then_the_message(client, tmp_pa
         log("3 fake images")
         for step in range(1, 4):
             callback(Progress(step, config.steps, 1.0, 1e-4, 0.1 * step, 80.0))
-        raise TrainingError("the loss became nan at step 4; training stopped. Try a lower learning rate.")
+        raise TrainingError("train.loss_not_finite", "the loss became NaN or infinite at step {step}; training "
+                            "stopped. The last checkpoint (step {saved}) is intact; try a lower learning rate.",
+                            step=4, saved=0)
 
     monkeypatch.setattr("ui.train_tab.train", failing)  # the app runs in this process
     job = client.submit(str(_images(tmp_path / "d", 2)), None, *_settings(10, run="nan"), api_name="/train_start")
-    with pytest.raises(Exception, match="the loss became nan at step 4"):
+    with pytest.raises(Exception, match="the loss became NaN or infinite at step 4"):
         job.result(timeout=30)
-    assert "Run nan ended with an error at step 3: the loss became nan" in _status(job.outputs()[-1])
+    assert "Run nan ended with an error at step 3: the loss became NaN" in _status(job.outputs()[-1])
     assert job.outputs()[-1][3] == "3 fake images"
 
 
 def test_ending_a_session_stops_its_run_and_deletes_its_folder():
-    import threading
-
-    from ui.train_tab import Session, end_session
+    from server.jobs import Job, State
+    from server.sessions import Session, end_session
 
     session = Session()
-    session.folder.mkdir(parents=True)
-    (session.folder / "uploads").mkdir()
-    stopped = threading.Event()
+    (session.folder / "uploads").mkdir(parents=True)
 
-    class FakeWorker:
-        stop = stopped
-        thread = threading.Thread(target=stopped.wait, args=(10,))
-
-    session.worker = FakeWorker()
-    FakeWorker.thread.start()
+    def work(job):  # a run that goes on until it is asked to stop
+        while not job.stopping:
+            time.sleep(0.01)
+    job = session.start("train", Job("train", work))
     end_session(session)
-    FakeWorker.thread.join(5)
-    assert stopped.is_set() and not FakeWorker.thread.is_alive()
+    assert job.wait(5) and job.outcome.state is State.STOPPED
     deadline = time.monotonic() + 5
     while session.folder.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

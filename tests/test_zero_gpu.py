@@ -54,7 +54,7 @@ SCRIPT = textwrap.dedent('''
     from ui import gpu
 
     demo = build_app().queue()
-    pool = next(fn.fn.__self__.pool for fn in demo.fns.values() if fn.api_name == "sample_run")
+    pool = next(fn.fn.method.__self__.pool for fn in demo.fns.values() if fn.api_name == "sample_run")
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, **launch_options())
     client = Client(url, verbose=False)

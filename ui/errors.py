@@ -34,12 +34,27 @@ def _with_request_parameter(fn, wrapper) -> None:
 
 
 def _split(count: int, args: tuple, kwargs: dict) -> tuple[tuple, dict, str]:
-    """(the callback's own `count` positional arguments, its keyword arguments, the request's language)."""
+    """(the callback's own `count` positional arguments, its keyword arguments, the language to serve in).
+
+    Without a request (a test, or a callback called by another callback) the language in force stays: a
+    tab's method called from a form's callback answers in the page's language.
+    """
     kwargs = dict(kwargs)
     request = kwargs.pop(REQUEST, None)
     if len(args) > count:
         args, request = args[:count], args[count]
-    return args, kwargs, i18n.language_of(request)
+    return args, kwargs, i18n.language_of(request) if request is not None else i18n.current()
+
+
+def describe(exc: BaseException) -> str:
+    """What a user reads about an error, in the current language: a bad input's own message (ValueErrors,
+    coded or not), or a short apology naming the kind of a failure nobody foresaw (logged on the server)."""
+    if isinstance(exc, gr.Error):
+        return str(exc.message)
+    if isinstance(exc, ValueError):
+        return i18n.message(exc)
+    return _("Something went wrong ({kind}). The app is still running; please try again or change "
+             "the input.").format(kind=type(exc).__name__)
 
 
 def user_errors(fn):
@@ -50,11 +65,9 @@ def user_errors(fn):
     def translate(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
             return exc
-        if isinstance(exc, ValueError):
-            return gr.Error(i18n.message(str(exc)))
-        log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(_("Something went wrong ({kind}). The app is still running; please try again or change "
-                          "the input.").format(kind=type(exc).__name__))
+        if not isinstance(exc, ValueError):
+            log.exception("unexpected error in %s", fn.__name__)
+        return gr.Error(describe(exc))
 
     count = len(inspect.signature(fn).parameters)  # once: callbacks run on every slider move
 

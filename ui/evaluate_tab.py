@@ -1,20 +1,20 @@
 """The Evaluate tab: a checkpoint's variational bound on real images, term by term, and progressive decoding.
 
-The bound is computed in a background thread one timestep at a time (likelihood.BoundEvaluation); the
-Evaluate event is a generator that redraws the figures every POLL_S seconds, so the bars fill in from
-t = T down to t = 1 as the terms arrive, and Stop ends the computation after the current term.
+The bound is the session's "evaluate" job (server/jobs.py): likelihood.BoundEvaluation computed one
+timestep at a time in a background thread; the Evaluate event follows it and redraws the figures every
+POLL_S seconds, so the bars fill in from t = T down to t = 1 as the terms arrive, and Stop ends the
+computation after the current term. Progressive decoding is the session's "decode" job, drawn as each
+t's samples arrive.
 
-Checkpoints are the Sample tab's (bundled, trained in this session, uploaded there), by key. Images
-come from the checkpoint's own data (the bundled model's held-out digits), uploaded files, or, when
-the app runs locally, a folder on this computer.
+Checkpoints come from the catalogue (bundled, trained in this session, uploaded in the Sample tab), by
+key. Images come from the checkpoint's own data (the bundled model's held-out digits), uploaded files,
+or, when the app runs locally, a folder on this computer.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,20 +24,26 @@ import torch
 from PIL import Image
 
 from ddpm_core.animation import image_grid
-from ddpm_core.checkpoints import CheckpointError, load_checkpoint
+from ddpm_core.checkpoints import Checkpoint
 from ddpm_core.data import IMAGE_EXTENSIONS
+from ddpm_core.devices import pick_device
 from ddpm_core.diffusion import index_of, paper_t
 from ddpm_core.evaluate import file_pixels, folder_pixels, pick, start, summarize
 from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
-from ddpm_core.devices import pick_device
 from server import settings as deployment
-from ui import code_panels, i18n, plots
-from ui.errors import user_errors
+from server.catalogue import Catalogue, Entry
+from server.jobs import Job, State, follow
+from server.sessions import Session
+from ui import checkpoint_view, code_panels, i18n, plots
+from ui.errors import describe, user_errors
+from ui import forms
+from ui.forms import Form
 from ui.i18n import L, _
-from ui.sample_tab import DEFAULT_CHECKPOINT, REPO_ROOT, SampleTabHandle, summary_markdown
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
 POLL_S = 0.5
 ASSETS = REPO_ROOT / "assets"
 DEFAULT_STEPS = "1000, 750, 500, 250, 100, 50, 10, 1"
@@ -73,51 +79,48 @@ CSS = """
 """
 
 
-# ---- sessions ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImagesForm:
+    """Which checkpoint, and where its images come from."""
+
+    checkpoint: str | None
+    source: str
+    files: list | None
+    folder: str | None
+    split: str
+
+
+@dataclass(frozen=True)
+class BoundForm:
+    """How to evaluate the bound: how many images, every t or stratified, σ², the seed."""
+
+    n: object
+    timesteps: str
+    strata: object
+    variance: str
+    seed: object
+
+
+@dataclass(frozen=True)
+class DecodeForm:
+    """Progressive decoding: which image, from which t, how many samples, how many reverse steps, the seed."""
+
+    index: object
+    steps: str
+    samples: object
+    chain_steps: str
+    seed: object
+
 
 @dataclass
-class Session:
-    """One browser session's evaluation: the running worker and the last result."""
+class EvaluateState:
+    """What the Evaluate tab keeps for a session: the last bound and the images it was computed on."""
 
-    worker: "Worker | None" = None
     bound: Bound | None = None
     images: torch.Tensor | None = None  # uint8 (N, C, S, S) of the last evaluation
     key: str | None = None  # the checkpoint the last evaluation used
-    decoding: threading.Event | None = None  # set to stop progressive decoding (made per run: State deep-copies)
-
-
-def new_session() -> Session:
-    return Session()
-
-
-def end_session(session: Session | None) -> None:
-    if session is not None:
-        if session.decoding is not None:
-            session.decoding.set()
-        if session.worker is not None:
-            session.worker.stop.set()
-
-
-class Worker:
-    """A BoundEvaluation run to its end (or Stop) in a daemon thread."""
-
-    def __init__(self, evaluation: BoundEvaluation):
-        self.evaluation = evaluation
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-        self.started = time.perf_counter()
-        self.seconds = 0.0
-        self.thread = threading.Thread(target=self._main, daemon=True, name="evaluate")
-
-    def _main(self) -> None:
-        try:
-            with torch.inference_mode():
-                for _term in self.evaluation:
-                    if self.stop.is_set():
-                        break
-        except BaseException as exc:  # noqa: BLE001 (the stream raises it for the user)
-            self.error = exc
-        self.seconds = time.perf_counter() - self.started
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
@@ -183,196 +186,196 @@ def decoding_html(steps: list[int], x_t: torch.Tensor, pred_x0: torch.Tensor, rm
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
 
+def bound_job(evaluation: BoundEvaluation) -> Job:
+    """The session's "evaluate" job: the terms one timestep column at a time, reporting how many are done."""
+    def work(job: Job) -> BoundEvaluation:
+        with torch.inference_mode():
+            for done in evaluation:
+                job.report(done, step=done)
+                if job.stopping:
+                    break
+        return evaluation
+    return Job("evaluate", work)
+
+
 class EvaluateTab:
-    def __init__(self, settings: deployment.Settings, sample: SampleTabHandle):
-        self.settings, self.sample = settings, sample
+    def __init__(self, settings: deployment.Settings, catalogue: Catalogue):
+        self.settings, self.catalogue = settings, catalogue
         self.max_images = 16 if settings.demo else 512
 
     @user_errors
-    def choices(self, key, train_session, sample_session):
-        return in_this_language(self.sample.tab.choices, key, train_session, sample_session)
+    def choices(self, key, session):
+        return checkpoint_view.picker(self.catalogue.entries(session), key, DEFAULT_CHECKPOINT)
 
     @user_errors
-    def summary(self, key, train_session, sample_session):
+    def summary(self, key, session):
         if not key:
             return _("No checkpoint chosen.")
-        markdown, _T = summary_markdown(self._path(key, train_session, sample_session))
-        holdout = self._holdout(key, train_session, sample_session)
-        if holdout:
+        entry = self.catalogue.image_entry(key, session)
+        markdown = checkpoint_view.summary_markdown(entry)
+        if entry.summary.holdout:
             markdown += "\n\n" + _("{share} of its data was held out of training: evaluate on those images.").format(
-                share=f"{holdout:.0%}")
+                share=f"{entry.summary.holdout:.0%}")
         return markdown
 
-    def _path(self, key, train_session, sample_session) -> Path:
-        return self.sample.resolve(key, train_session, sample_session)
-
-    def _holdout(self, key, train_session, sample_session) -> float:
-        from ddpm_core.checkpoints import read_config
-
-        config = read_config(self._path(key, train_session, sample_session))
-        return float((config.get("training") or {}).get("holdout", 0.0) or 0.0)
-
-    def _own_data(self, key, checkpoint) -> tuple[Path, str, float]:
+    def _own_data(self, entry: Entry) -> tuple[Path, str, float]:
         """The bundled checkpoint's data folder in assets/, and which split to use."""
-        root = str((checkpoint.config.get("dataset") or {}).get("root", ""))
+        root = entry.summary.data
         folder = ASSETS / root
-        if not key.startswith("bundled:") or not root or "/" in root or root.startswith(".") or not folder.is_dir():
+        if entry.source != "bundled" or not root or "/" in root or root.startswith(".") or not folder.is_dir():
             raise ValueError(_("Only the bundled checkpoints come with their own data here: upload images instead.")
                              if self.settings.demo else
                              _("Only the bundled checkpoints come with their own data here: upload images or "
                                "choose a folder instead."))
-        holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
+        holdout = entry.summary.holdout
         return folder, ("holdout" if holdout > 0 else "all"), holdout
 
-    def _images(self, key, checkpoint, source, files, folder, split) -> tuple[torch.Tensor, str]:
+    def _images(self, entry: Entry, form: ImagesForm) -> tuple[torch.Tensor, str]:
         """uint8 images of the chosen source at the model's size, and a line saying what they are."""
-        config = checkpoint.model.config
-        size, channels = config.image_size, config.channels
-        if source == "own":
-            root, own_split, holdout = self._own_data(key, checkpoint)
+        size, channels, holdout = entry.summary.image_size, entry.summary.channels, entry.summary.holdout
+        if form.source == "own":
+            root, own_split, holdout = self._own_data(entry)
             pixels, _summary = folder_pixels(root, size, channels, split=own_split, holdout=holdout)
             what = (_("held-out images it never saw in training") if own_split == "holdout" else
                     _("⚠ its training images: it was trained on all of them, so this is a training-set figure"))
             return pixels, _("{images} from {folder}/: {what}").format(images=image_count(len(pixels)),
                                                                       folder=root.name, what=what)
-        if source == "upload":
-            if not files:
+        if form.source == "upload":
+            if not form.files:
                 raise ValueError(_("Upload one or more images first."))
-            paths = [Path(f) for f in files][: self.settings.uploads.max_files]
+            paths = [Path(f) for f in form.files][: self.settings.uploads.max_files]
             pixels, skipped = file_pixels(paths, size, channels)
             note = (_("; {count} skipped: {names}").format(count=f"{len(skipped):,}",
                                                          names=", ".join(name for name, _why in skipped[:5]))
                     if skipped else "")
             uploaded = _("{count} uploaded image") if len(pixels) == 1 else _("{count} uploaded images")
             return pixels, uploaded.format(count=f"{len(pixels):,}") + note
-        if source == "folder" and not self.settings.demo:
-            if not (folder or "").strip():
+        if form.source == "folder" and not self.settings.demo:
+            if not (form.folder or "").strip():
                 raise ValueError(_("Type the path of a folder of images."))
-            holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0) or 0.0)
-            if split != "all" and holdout <= 0:
+            if form.split != "all" and holdout <= 0:
                 raise ValueError(_("This checkpoint was trained without a held-out share: choose all images."))
-            pixels, summary = folder_pixels(folder.strip(), size, channels, split=split, holdout=holdout)
-            return pixels, i18n.message(summary)  # ddpm_core's line (translated where messages.py has it)
+            pixels, summary = folder_pixels(form.folder.strip(), size, channels, split=form.split, holdout=holdout)
+            return pixels, i18n.message(summary)
         raise ValueError(_("Choose where the images come from."))
 
-    def _load(self, key, train_session, sample_session):
-        try:
-            return load_checkpoint(self._path(key, train_session, sample_session))
-        except CheckpointError as exc:
-            raise ValueError(str(exc)) from None
-
     @user_errors
-    def evaluate(self, key, source, files, folder, split, n, timesteps, strata, variance, seed, train_session,
-                 sample_session, session: Session):
+    def evaluate(self, images: ImagesForm, form: BoundForm, session: Session):
         """Compute the bound, redrawing the terms, the cumulative bits and the rate–distortion curve as it goes."""
-        if session.worker is not None and session.worker.thread.is_alive():
+        if session.busy("evaluate"):
             raise ValueError(_("An evaluation is still going in this tab: press Stop first."))
-        n, seed = int(n or 0), int(seed or 0)
+        n, seed = int(form.n or 0), int(form.seed or 0)
         if not 1 <= n <= self.max_images:
             raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
-        if variance not in ("beta", "beta_tilde") or timesteps not in ("all", "strata"):
+        if form.variance not in ("beta", "beta_tilde") or form.timesteps not in ("all", "strata"):
             raise ValueError(_("Choose σ² = β or β̃, and every t or a stratified sample."))
-        checkpoint = self._load(key, train_session, sample_session)
-        pixels, what = self._images(key, checkpoint, source, files, folder, split)
+        entry, checkpoint = self.catalogue.load(images.checkpoint, session)
+        pixels, what = self._images(entry, images)
         pixels = pick(pixels, n, seed)
+        evaluation = start(checkpoint, pixels, strata=int(form.strata) if form.timesteps == "strata" else None,
+                           variance=form.variance, seed=seed)
+        state = session.state(EvaluateState)
+        state.bound, state.images, state.key = None, pixels, images.checkpoint
+        job = session.start("evaluate", bound_job(evaluation))
         T = checkpoint.diffusion.num_timesteps
-        evaluation = start(checkpoint, pixels, strata=int(strata) if timesteps == "strata" else None,
-                           variance=variance, seed=seed)
-        session.worker, session.bound, session.images, session.key = Worker(evaluation), None, pixels, key
-        yield from self._stream(session, T, _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"))
+        yield from self._stream(job, evaluation, session, T,
+                                _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"))
 
     def _figures(self, bound: Bound, T: int, title: str):
         return (plots.as_plot(plots.bound_terms_figure(bound, T, title)),
                 plots.as_plot(plots.cumulative_bits_figure(bound, T)),
                 plots.as_plot(plots.rate_distortion_figure(bound)))
 
-    def _stream(self, session: Session, T: int, what: str):
-        worker = session.worker
-        evaluation = worker.evaluation
-        worker.thread.start()
+    def _stream(self, job: Job, evaluation: BoundEvaluation, session: Session, T: int, what: str):
         shown = 0
-        try:
-            yield status_html(0, evaluation.columns, 0.0, None, what), gr.skip(), gr.skip(), gr.skip(), session
-            while worker.thread.is_alive():
-                worker.thread.join(POLL_S)
-                done = evaluation.done
-                if done and done != shown:
-                    shown = done
-                    bound = evaluation.result()
-                    elapsed = time.perf_counter() - worker.started
-                    yield (status_html(done, evaluation.columns, elapsed, None, what),
-                           *self._figures(bound, T, _("the terms so far")), session)
-        finally:
-            worker.stop.set()
-        if worker.error is not None:
-            raise worker.error
+        yield status_html(0, evaluation.columns, 0.0, None, what), gr.skip(), gr.skip(), gr.skip(), session
+        for _reports in follow(job, POLL_S):
+            done = evaluation.done
+            if job.running and done and done != shown:
+                shown = done
+                yield (status_html(done, evaluation.columns, job.elapsed, None, what),
+                       *self._figures(evaluation.result(), T, _("the terms so far")), session)
+        seconds = job.elapsed
+        if job.outcome.state is State.FAILED:
+            message = describe(job.outcome.error)
+            yield (status_html(evaluation.done, evaluation.columns, seconds, None, "❌ " + message),
+                   gr.skip(), gr.skip(), gr.skip(), session)
+            raise gr.Error(message)
         if evaluation.done == 0:
-            yield status_html(0, evaluation.columns, worker.seconds, None, _("⏹ Stopped before the first term.")), \
+            yield status_html(0, evaluation.columns, seconds, None, _("⏹ Stopped before the first term.")), \
                 gr.skip(), gr.skip(), gr.skip(), session
             return
-        bound = session.bound = evaluation.result()
+        bound = session.state(EvaluateState).bound = evaluation.result()
         stopped = evaluation.done < evaluation.columns
         note = (_("⏹ Stopped after {done} of {total} terms: the total covers L_T and the terms from T down to "
                   "there only.").format(done=f"{evaluation.done:,}", total=f"{evaluation.columns:,}") if stopped else
-                _("✅ Done in {seconds} s ({what}).").format(seconds=f"{worker.seconds:.1f}", what=what))
+                _("✅ Done in {seconds} s ({what}).").format(seconds=f"{seconds:.1f}", what=what))
         summary = summarize(bound, T)
-        yield (status_html(evaluation.done, evaluation.columns, worker.seconds, summary, note),
+        yield (status_html(evaluation.done, evaluation.columns, seconds, summary, note),
                *self._figures(bound, T, _("{bits} bits/dim in all").format(bits=f"{summary['bits_per_dim']:.3f}")),
                session)
 
     def stop(self, session: Session | None) -> None:
-        end_session(session)
+        if session is not None:
+            session.stop("evaluate")
+            session.stop("decode")
 
     @user_errors
-    def decode(self, key, source, files, folder, split, index, steps_text, samples, chain_steps, seed,
-               train_session, sample_session, session: Session):
+    def decode(self, images: ImagesForm, form: DecodeForm, session: Session):
         """Fig. 6 and 7 for one image: x_t at each t, the network's x̂_0, and samples of p_θ(x_0 | x_t)."""
-        checkpoint = self._load(key, train_session, sample_session)
-        if session.images is not None and session.key == key:
-            pixels = session.images
+        if session.busy("decode"):
+            raise ValueError(_("An evaluation is still going in this tab: press Stop first."))
+        entry, checkpoint = self.catalogue.load(images.checkpoint, session)
+        state = session.state(EvaluateState)
+        if state.images is not None and state.key == images.checkpoint:
+            pixels = state.images
         else:
-            pixels, _what = self._images(key, checkpoint, source, files, folder, split)
-        index = int(index or 1)
+            pixels, _what = self._images(entry, images)
+        index = int(form.index or 1)
         if not 1 <= index <= len(pixels):
             raise ValueError(_("Choose an image from 1 to {count}.").format(count=len(pixels)))
-        steps = check_steps(checkpoint.diffusion, [index_of(t) for t in parse_steps(steps_text)])
-        samples, seed = int(samples or 0), int(seed or 0)
+        steps = check_steps(checkpoint.diffusion, [index_of(t) for t in parse_steps(form.steps)])
+        samples, seed = int(form.samples or 0), int(form.seed or 0)
         if not 0 <= samples <= 8:
             raise ValueError(_("Choose 0 to 8 samples per t."))
+        job = session.start("decode", decoding_job(checkpoint, from_uint8(pixels[index - 1: index]), steps, samples,
+                                                   None if form.chain_steps == "all" else int(form.chain_steps), seed))
+        for reports in follow(job, POLL_S):
+            if reports:
+                yield decoding_view(reports[-1], steps)
+        if job.outcome.state is State.FAILED:
+            raise gr.Error(describe(job.outcome.error))
+
+
+def decoding_job(checkpoint: Checkpoint, x0: torch.Tensor, steps: list[int], samples: int, chain_steps: int | None,
+                 seed: int) -> Job:
+    """The session's "decode" job: x_t and x̂_0 at each index in `steps`, then `samples` draws of p_θ(x_0 | x_t)
+    per t, reporting (predictions, drawn so far) after each."""
+    def work(job: Job):
         device = pick_device("auto")
         model, diffusion = checkpoint.model.to(device).eval(), checkpoint.diffusion.to(device)
-        x0 = from_uint8(pixels[index - 1: index]).to(device)
         generator = torch.Generator(device).manual_seed(seed)
-        pred = predictions(model, diffusion, x0, steps, prediction=checkpoint.prediction, generator=generator)
+        x0_device = x0.to(device)
+        pred = predictions(model, diffusion, x0_device, steps, prediction=checkpoint.prediction, generator=generator)
         drawn: list[torch.Tensor | None] = [None] * len(steps)
-        stop = session.decoding = threading.Event()
-        view = lambda: decoding_html([paper_t(t) for t in steps], pred.x_t[:, 0].cpu(), pred.pred_x0[:, 0].cpu(),  # noqa: E731
-                                     pred.rmse[:, 0], [None if d is None else d.cpu() for d in drawn], x0[0].cpu())
-        yield view()
+        job.report((pred, list(drawn), x0), step=0)
         for i, t in enumerate(steps):
-            if samples == 0 or stop.is_set():
+            if samples == 0 or job.stopping:
                 break
-            result = shared_samples(model, diffusion, pred.x_t[i, 0], t, samples,
-                                    steps=None if chain_steps == "all" else int(chain_steps),
+            result = shared_samples(model, diffusion, pred.x_t[i, 0], t, samples, steps=chain_steps,
                                     prediction=checkpoint.prediction, generator=generator,
-                                    should_stop=stop.is_set)
+                                    should_stop=lambda: job.stopping)
             if result is None:
                 break
-            drawn[i] = result
-            yield view()
+            drawn[i] = result.cpu()
+            job.report((pred, list(drawn), x0), step=i + 1)
+    return Job("decode", work)
 
 
-def in_this_language(callback, *args):
-    """Call another tab's callback in the language of the request being served.
-
-    A callback wrapped by `user_errors` serves the language of the request it is given (English without
-    one), so its undecorated function is called here, inside this callback's language scope.
-    """
-    inner = getattr(callback, "__wrapped__", None)
-    if inner is None:
-        return callback(*args)
-    owner = getattr(callback, "__self__", None)
-    return inner(owner, *args) if owner is not None else inner(*args)
+def decoding_view(report, steps: list[int]) -> str:
+    pred, drawn, x0 = report
+    return decoding_html([paper_t(t) for t in steps], pred.x_t[:, 0].cpu(), pred.pred_x0[:, 0].cpu(), pred.rmse[:, 0],
+                         drawn, x0[0])
 
 
 def parse_steps(text) -> list[int]:
@@ -395,10 +398,10 @@ def parse_steps(text) -> list[int]:
 
 # ---- layout ------------------------------------------------------------------------------------------------
 
-def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
-    settings = deployment.load()
-    tab = EvaluateTab(settings, sample)
-    session = gr.State(new_session, delete_callback=end_session)
+def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr.Tab) -> EvaluateTab:
+    """Lay out the Evaluate tab inside `demo`; `session` is the page's shared Session."""
+    settings = catalogue.settings
+    tab = EvaluateTab(settings, catalogue)
     gr.Markdown(i18n.bilingual(INTRO, INTRO_KO), latex_delimiters=LATEX, elem_id="eval-intro",
                 elem_classes="tab-intro")
     sources = [("Its own held-out data (bundled model)", "own"), ("Upload images", "upload")]
@@ -450,24 +453,25 @@ def build(demo: gr.Blocks, sample: SampleTabHandle, tab_item: gr.Tab) -> None:
         decoded = gr.HTML(elem_id="eval-decode")
     code_panels.build("vlb", "p_theta", "posterior")
 
-    train_session, sample_session = sample.train_session, sample.session
-    choices = dict(fn=tab.choices, inputs=[checkpoint, train_session, sample_session], outputs=checkpoint,
-                   api_visibility="private", show_progress="hidden")
-    describe = dict(fn=tab.summary, inputs=[checkpoint, train_session, sample_session], outputs=summary,
-                    api_visibility="private", show_progress="hidden")
-    demo.load(**choices).then(**describe)
+    choices = dict(fn=tab.choices, inputs=[checkpoint, session], outputs=checkpoint, api_visibility="private",
+                   show_progress="hidden")
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=summary, api_visibility="private",
+                           show_progress="hidden")
+    demo.load(**choices).then(**describe_choice)
     tab_item.select(**choices)
     refresh_btn.click(**choices)
-    checkpoint.change(**describe)
+    checkpoint.change(**describe_choice)
     source.change(lambda s: (gr.File(visible=s == "upload"), gr.Row(visible=s == "folder")), source,
                   [files, folder_row], api_visibility="private", show_progress="hidden", queue=False)
     timesteps.change(lambda s: gr.Slider(visible=s == "strata"), timesteps, strata, api_visibility="private",
                      show_progress="hidden", queue=False)
-    images = [checkpoint, source, files, folder, split]
-    run_btn.click(tab.evaluate, [*images, n, timesteps, strata, variance, seed, train_session, sample_session, session],
-                  [status, terms_plot, cumulative_plot, rd_plot, session], api_name="evaluate",
+    images = Form(ImagesForm, checkpoint=checkpoint, source=source, files=files, folder=folder, split=split)
+    bound = Form(BoundForm, n=n, timesteps=timesteps, strata=strata, variance=variance, seed=seed)
+    decoding = Form(DecodeForm, index=index, steps=steps_text, samples=samples, chain_steps=chain_steps, seed=seed)
+    run_btn.click(**forms.event(tab.evaluate, images, bound, session),
+                  outputs=[status, terms_plot, cumulative_plot, rd_plot, session], api_name="evaluate",
                   concurrency_id="evaluate", concurrency_limit=settings.max_concurrent_runs, show_progress="hidden")
     stop_btn.click(tab.stop, session, None, api_name="evaluate_stop", show_progress="hidden", queue=False)
-    decode_btn.click(tab.decode, [*images, index, steps_text, samples, chain_steps, seed, train_session,
-                                  sample_session, session], decoded, api_name="evaluate_decode",
-                     concurrency_id="evaluate", show_progress="minimal")
+    decode_btn.click(**forms.event(tab.decode, images, decoding, session), outputs=decoded,
+                     api_name="evaluate_decode", concurrency_id="evaluate", show_progress="minimal")
+    return tab

@@ -16,10 +16,11 @@ from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion, index_of
 from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
-from ui import code_panels, i18n, plots, scrub
+from ui import code_panels, forms, i18n, plots, scrub
+from ui.forms import Form
 from ui.errors import user_errors
 from ui.i18n import L, _
-from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, parse_config
+from ui.schedule_controls import build_schedule_controls, diffusion_for, integer
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = sorted(str(p) for p in ASSETS.iterdir() if p.suffix in (".png", ".jpg"))
@@ -169,13 +170,30 @@ def new_noise(image: ForwardImage | None):
     return ForwardImage(x0=image.x0, eps=make_noise(image.x0.shape, seed), seed=seed), seed
 
 
-def _curves_at(t, compare, *schedule):
-    """Parse the controls: (t, [(name, diffusion)] for the schedule and the comparison, their configs)."""
-    config = parse_config(*schedule)
-    other = comparison_config(config, compare)
+@dataclass(frozen=True)
+class Step:
+    """A step t of a schedule, as the page sends them (the six schedule controls read as one DiffusionConfig)."""
+
+    t: object
+    diffusion: DiffusionConfig
+
+
+@dataclass(frozen=True)
+class View:
+    """What the views show: the step t, the schedule compared with (or "none"), and the schedule."""
+
+    t: object
+    compare: str | None
+    diffusion: DiffusionConfig
+
+
+def _curves_at(view: View):
+    """(t checked against T, [(name, diffusion)] for the schedule and the comparison, their configs)."""
+    config = view.diffusion
+    other = comparison_config(config, view.compare)
     configs = (config, other) if other else (config,)
     curves = [(c.schedule, diffusion_for(c)) for c in configs]
-    return _check_t(t, curves[0][1]), curves, configs
+    return _check_t(view.t, curves[0][1]), curves, configs
 
 
 def _images(image, t, curves, browser):
@@ -202,23 +220,23 @@ def _views(image, t, curves, configs):
 
 
 @user_errors
-def images_at_t(image, t, compare, browser, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def images_at_t(image, view: View, browser):
     """Server-rendered x_t for both schedules (only when the browser does not compose them)."""
-    t, curves, _configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    t, curves, _configs = _curves_at(view)
     return _images(image, t, curves, browser)
 
 
 @user_errors
-def views_at_t(image, t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def views_at_t(image, view: View):
     """Everything else that moves with t: plot markers, histogram, equation, statistics."""
-    t, curves, configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    t, curves, configs = _curves_at(view)
     return _views(image, t, curves, configs)
 
 
 @user_errors
-def render_all(image, t, compare, browser, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def render_all(image, view: View, browser):
     """The whole tab: the views at t plus what depends on image, seed and schedule (strip, scrub data, warning)."""
-    t, curves, configs = _curves_at(t, compare, schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
+    t, curves, configs = _curves_at(view)
     diffusion = curves[0][1]
     strip = strip_frames(image, diffusion) if image is not None else []
     payload = None if image is None else scrub.scrub_payload(image.x0_uint8, image.eps, t, curves)
@@ -227,13 +245,12 @@ def render_all(image, t, compare, browser, schedule, timesteps, beta_start, beta
 
 
 @user_errors
-def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def forward(image, step: Step):
     """API: x_t at t for the session's image, as an image, with its numbers."""
     if image is None:
         raise ValueError(_("Load an image first (upload one or pick an example)."))
-    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-    diffusion = diffusion_for(config)
-    t = _check_t(t, diffusion)
+    diffusion = diffusion_for(step.diffusion)
+    t = _check_t(step.t, diffusion)
     abar = 1.0 if t == 0 else float(diffusion.alphas_cumprod[index_of(t)])
     info = {"t": t, "T": diffusion.num_timesteps, "alpha_bar": abar, "sqrt_alpha_bar": math.sqrt(abar),
             "snr": None if t == 0 else float(diffusion.snr[index_of(t)]), "seed": image.seed}
@@ -241,12 +258,12 @@ def forward(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine
 
 
 @user_errors
-def markov_vs_closed(image, t, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def markov_vs_closed(image, step: Step):
     """The same t reached by t single Markov steps (Eq. 2) and by the closed form (Eq. 4)."""
     if image is None:
         raise ValueError(_("Load an image first (upload one or pick an example)."))
-    diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
-    t = _check_t(t, diffusion)
+    diffusion = diffusion_for(step.diffusion)
+    t = _check_t(step.t, diffusion)
     if t == 0:
         raise ValueError(_("Move t above 0: at t = 0 both routes are x_0 itself."))
     generator = torch.Generator().manual_seed(image.seed + 1)  # a different ε than the main view
@@ -343,12 +360,13 @@ def build(demo: gr.Blocks) -> None:
     sched_inputs = controls.inputs
     image_outputs = [x_t_img, x_t_b_img]
     view_outputs = [schedule_plot, histogram, equation, stats]
-    all_inputs = [state, t, compare, browser_mode, *sched_inputs]
     all_outputs = image_outputs + view_outputs + [strip, scrub_view, terminal]
+    view_at = lambda when: Form(View, t=when, compare=compare, diffusion=controls)  # noqa: E731
+    step_at_t = Form(Step, t=t, diffusion=controls)
     # preprocess=False: the callbacks validate raw values against the session's real T themselves
     # (Gradio would check t against the slider's initial maximum).
-    render = dict(fn=render_all, inputs=all_inputs, outputs=all_outputs, show_progress="hidden",
-                  preprocess=False, api_visibility="private")
+    render = dict(**forms.event(render_all, state, view_at(t), browser_mode), outputs=all_outputs,
+                  show_progress="hidden", preprocess=False, api_visibility="private")
 
     load_inputs = [image_in, resolution, colour, seed]
     load_opts = dict(fn=load, inputs=load_inputs, outputs=state, preprocess=False, show_progress="minimal")
@@ -370,15 +388,16 @@ def build(demo: gr.Blocks) -> None:
         trigger(None, t, t_server, js=scrub.IMAGE_JS, api_visibility="private")
         trigger(None, t, t_settled, js=scrub.VIEWS_JS, api_visibility="private")
     t.release(None, [t, released], t_settled, js=scrub.VIEWS_JS, api_visibility="private")
-    t_settled.change(views_at_t, [state, t_settled, compare, *sched_inputs], view_outputs,
+    t_settled.change(**forms.event(views_at_t, state, view_at(t_settled)), outputs=view_outputs,
                      trigger_mode="always_last", show_progress="hidden", preprocess=False, api_name="views_at_t")
-    t_server.change(images_at_t, [state, t_server, compare, browser_mode, *sched_inputs], image_outputs,
+    t_server.change(**forms.event(images_at_t, state, view_at(t_server), browser_mode), outputs=image_outputs,
                     trigger_mode="always_last", show_progress="hidden", preprocess=False, api_visibility="private")
     browser_mode.change(on_mode_change, browser_mode, [scrub_view, x_t_img, x_t_b_img],
                         api_visibility="private").then(**render)
-    chain_btn.click(markov_vs_closed, [state, t, *sched_inputs], [chain_img, closed_img, chain_table, chain_plot],
-                    preprocess=False, api_name="markov_vs_closed")
+    chain_btn.click(**forms.event(markov_vs_closed, state, step_at_t),
+                    outputs=[chain_img, closed_img, chain_table, chain_plot], preprocess=False,
+                    api_name="markov_vs_closed")
     # API only: x_t as an exact PNG plus its numbers, for scripts and tests.
     api_out, api_info = gr.Image(format="png", visible=False), gr.JSON(visible=False)
-    gr.Button(visible=False).click(forward, [state, t, *sched_inputs], [api_out, api_info], preprocess=False,
-                                   api_name="forward")
+    gr.Button(visible=False).click(**forms.event(forward, state, step_at_t), outputs=[api_out, api_info],
+                                   preprocess=False, api_name="forward")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import gradio as gr
@@ -13,13 +12,16 @@ from ddpm_core.config import DiffusionConfig
 from ddpm_core.data2d import SHAPES, sample_2d
 from ddpm_core.diffusion import GaussianDiffusion, index_of, paper_t
 from ddpm_core.distances import energy_distance, sliced_wasserstein
-from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, reverse_2d, train_2d
+from ddpm_core.lab2d import MAX_TRAIN_STEPS, Train2DConfig, TrainProgress, reverse_2d, train_2d
 from ddpm_core.mlp import DenoiserMLP
 from ddpm_core.samplers import model_score
-from ui import code_panels, plots, plots2d
-from ui.errors import user_errors
+from server.jobs import Job, State, follow
+from server.sessions import Session
+from ui import code_panels, forms, plots, plots2d
+from ui.errors import describe, user_errors
+from ui.forms import Form
 from ui.i18n import L, _
-from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
+from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number
 
 SHAPE_CHOICES = [("two moons", "two_moons"), ("swiss roll", "swiss_roll"), ("circles", "circles"),
                  ("8 Gaussians", "eight_gaussians"), ("checkerboard", "checkerboard"),
@@ -57,9 +59,33 @@ class Trained:
     steps: int
 
 
-def _shape(name, image, word, seed) -> Shape:
-    path = image.get("path") if isinstance(image, dict) else None
-    return Shape(name=name, image=path, word=word, seed=integer(seed, "Seed", 0, 2**31 - 1))
+@dataclass(frozen=True)
+class ShapeForm:
+    """Which points: the shape (or the user's image or word), how many are drawn, the seed, and the schedule."""
+
+    name: str
+    image: object
+    word: str | None
+    points: object
+    seed: object
+    diffusion: DiffusionConfig
+
+
+@dataclass(frozen=True)
+class Train2DForm:
+    """How to train the MLP, and on which schedule."""
+
+    steps: object
+    batch_size: object
+    lr: object
+    ema_decay: object
+    seed: object
+    diffusion: DiffusionConfig
+
+
+def _shape(form: ShapeForm) -> Shape:
+    path = form.image.get("path") if isinstance(form.image, dict) else None
+    return Shape(name=form.name, image=path, word=form.word, seed=integer(form.seed, "Seed", 0, 2**31 - 1))
 
 
 # ---- forward ----------------------------------------------------------------------------------
@@ -85,11 +111,11 @@ def forward_frames(diffusion: GaussianDiffusion, x0: torch.Tensor, seed: int) ->
 
 
 @user_errors
-def show_forward(name, image, word, points, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
+def show_forward(form: ShapeForm):
     """The chosen shape's points diffusing from t = 0 to T, as an animation."""
-    shape = _shape(name, image, word, seed)
-    n = integer(points, "Number of points", 2, MAX_SHOWN)
-    diffusion = diffusion_for(parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s))
+    shape = _shape(form)
+    n = integer(form.points, "Number of points", 2, MAX_SHOWN)
+    diffusion = diffusion_for(form.diffusion)
     frames = forward_frames(diffusion, shape.sample(n), shape.seed)
     title = _("Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {T} times to {n} points").format(
         T=diffusion.num_timesteps, n=f"{n:,}")
@@ -98,40 +124,73 @@ def show_forward(name, image, word, points, seed, schedule, timesteps, beta_star
 
 # ---- training ---------------------------------------------------------------------------------
 
-def _train_config(steps, batch_size, lr, ema_decay, seed) -> Train2DConfig:
-    config = Train2DConfig(steps=integer(steps, "Steps", 1, MAX_TRAIN_STEPS),
-                           batch_size=integer(batch_size, "Batch size", 1, 8192), lr=number(lr, "Learning rate"),
-                           ema_decay=number(ema_decay, "EMA decay"), seed=integer(seed, "Seed", 0, 2**31 - 1))
+def _train_config(form: Train2DForm) -> Train2DConfig:
+    config = Train2DConfig(steps=integer(form.steps, "Steps", 1, MAX_TRAIN_STEPS),
+                           batch_size=integer(form.batch_size, "Batch size", 1, 8192),
+                           lr=number(form.lr, "Learning rate"), ema_decay=number(form.ema_decay, "EMA decay"),
+                           seed=integer(form.seed, "Seed", 0, 2**31 - 1))
     config.check()
     return config
 
 
-def _status(step: int, steps: int, loss: float, elapsed: float) -> str:
-    rate = step / elapsed if elapsed > 0 else 0.0
-    eta = (steps - step) / rate if rate > 0 else 0.0
+def _status(progress: TrainProgress, state: State = State.RUNNING) -> str:
+    """The training line: running, done, or stopped at step k (a failure is shown as its message)."""
+    rate = progress.step / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+    eta = (progress.steps - progress.step) / rate if rate > 0 else 0.0
+    numbers = dict(step=f"{progress.step:,}", steps=f"{progress.steps:,}", loss=f"{progress.loss:.4f}",
+                   rate=f"{rate:,.0f}", elapsed=f"{progress.elapsed_s:.1f}", eta=f"{eta:.0f}")
+    if state is State.DONE:
+        return _("✅ **Trained** step {step} / {steps} · loss {loss} · {rate} steps/s · {elapsed} s").format(**numbers)
+    if state is State.STOPPED:
+        return _("⏹ **Stopped at step {step}** of {steps} · loss {loss} · {elapsed} s: the model learnt so far "
+                 "samples below").format(**numbers)
     return _("**Training** step {step} / {steps} · loss {loss} · {rate} steps/s · {elapsed} s elapsed · "
-             "about {eta} s left").format(step=f"{step:,}", steps=f"{steps:,}", loss=f"{loss:.4f}",
-                                          rate=f"{rate:,.0f}", elapsed=f"{elapsed:.1f}", eta=f"{eta:.0f}")
+             "about {eta} s left").format(**numbers)
+
+
+def lab_job(model: DenoiserMLP, diffusion: GaussianDiffusion, data: torch.Tensor, config: Train2DConfig) -> Job:
+    """The session's "lab" job: train_2d in a thread, reporting each step's progress; returns the last."""
+    def work(job: Job) -> TrainProgress | None:
+        last = None
+        for last in train_2d(model, diffusion, data, config):
+            job.report(last, step=last.step)
+            if job.stopping:
+                break
+        return last
+    return Job("lab", work)
 
 
 @user_errors
-def train(shape: Shape | None, steps, batch_size, lr, ema_decay, seed, schedule, timesteps, beta_start, beta_end, rescale, cosine_s):
-    """Stream the loss curve while the MLP trains; the session keeps the EMA model (also after Stop)."""
+def train(shape: Shape | None, form: Train2DForm, session: Session):
+    """Stream the loss curve while the MLP trains; the page keeps the EMA model (also after Stop)."""
     if shape is None:
         raise ValueError(_("Choose a shape first."))
-    config = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-    train_config = _train_config(steps, batch_size, lr, ema_decay, seed)
+    if session.busy("lab"):
+        raise ValueError(_("The 2-D lab is already training in this session; press Stop first."))
+    train_config = _train_config(form)
     data = shape.sample(TRAIN_POINTS, seed_offset=1)
-    history_steps, losses, last_update = [], [], 0.0
-    for progress in train_2d(DenoiserMLP(), diffusion_for(config), data, train_config):
-        history_steps.append(progress.step)
-        losses.append(progress.loss)
-        done = progress.step == progress.steps
-        if done or time.perf_counter() - last_update > UPDATE_EVERY_S:
-            last_update = time.perf_counter()
-            status = _status(progress.step, progress.steps, progress.loss, progress.elapsed_s)
-            yield (plots.as_plot(plots2d.loss_figure(history_steps, losses)), status,
-                   Trained(progress.model, config, progress.step))
+    job = session.start("lab", lab_job(DenoiserMLP(), diffusion_for(form.diffusion), data, train_config))
+    history_steps, losses = [], []
+    for reports in follow(job, UPDATE_EVERY_S):
+        history_steps += [p.step for p in reports]
+        losses += [p.loss for p in reports]
+        if reports and job.running:
+            last = reports[-1]
+            yield (plots.as_plot(plots2d.loss_figure(history_steps, losses)), _status(last),
+                   Trained(last.model, form.diffusion, last.step))
+    outcome, last = job.outcome, job.result
+    if outcome.state is State.FAILED:
+        raise gr.Error(describe(outcome.error))
+    if last is None:
+        raise ValueError(_("Stopped before the first training step: nothing was learnt."))
+    yield (plots.as_plot(plots2d.loss_figure(history_steps, losses)), _status(last, outcome.state),
+           Trained(last.model, form.diffusion, last.step))
+
+
+def stop(session: Session | None) -> None:
+    """Stop the session's 2-D training after its current step; the stream then samples what it learnt."""
+    if session is not None:
+        session.stop("lab")
 
 
 # ---- reverse ----------------------------------------------------------------------------------
@@ -196,8 +255,8 @@ def _shape_inputs_visibility(name):
 
 # ---- layout -------------------------------------------------------------------------------------
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the 2-D lab inside `demo` and wire its events."""
+def build(demo: gr.Blocks, session: gr.State) -> None:
+    """Lay out the 2-D lab inside `demo` and wire its events; `session` is the page's shared Session."""
     shape_state, trained_state = gr.State(None), gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
@@ -233,8 +292,9 @@ def build(demo: gr.Blocks) -> None:
             fit = gr.Markdown(label=L("fit"), elem_id="lab-fit")
             code_panels.build("p_theta", "score")
 
-    shape_inputs = [shape, image, word, points, seed, *controls.inputs]
-    forward = dict(fn=show_forward, inputs=shape_inputs, outputs=[forward_plot, shape_state], preprocess=False,
+    shape_form = Form(ShapeForm, name=shape, image=image, word=word, points=points, seed=seed, diffusion=controls)
+    train_form = Form(Train2DForm, steps=steps, batch_size=batch, lr=lr, ema_decay=ema, seed=seed, diffusion=controls)
+    forward = dict(**shape_form.event(show_forward), outputs=[forward_plot, shape_state], preprocess=False,
                    trigger_mode="always_last", show_progress="minimal")
     gr.on([shape.change, image.change, word.submit, points.release, seed.submit, *(c.change for c in controls.inputs)],
           **forward, api_visibility="private")
@@ -243,10 +303,9 @@ def build(demo: gr.Blocks) -> None:
 
     sample_inputs = [trained_state, shape_state, seed, field]
     sample_outputs = [reverse_plot, fit]
-    training = train_btn.click(train, [shape_state, steps, batch, lr, ema, seed, *controls.inputs],
-                               [loss_plot, status, trained_state], preprocess=False, concurrency_id="lab_train",
+    training = train_btn.click(**forms.event(train, shape_state, train_form, session),
+                               outputs=[loss_plot, status, trained_state], preprocess=False, concurrency_id="lab_train",
                                concurrency_limit=2, show_progress_on=[status], api_name="lab_train")
     training.success(sample, sample_inputs, sample_outputs, preprocess=False, api_visibility="private")
-    stop_btn.click(None, cancels=[training]).then(sample, sample_inputs, sample_outputs, preprocess=False,
-                                                  api_visibility="private")
+    stop_btn.click(stop, session, None, api_name="lab_stop", show_progress="hidden", queue=False)
     sample_btn.click(sample, sample_inputs, sample_outputs, preprocess=False, api_name="lab_sample")

@@ -1,14 +1,15 @@
 """The Sample tab: pick a checkpoint, run DDPM or DDIM, and watch x_t and x̂_0 live; export GIF, MP4, WebM, PNG.
 
-Sampling runs in a child process (server.sample_process), so that none of the server's threads runs
-its torch code (in a server thread it ran 27–45 % slower; see that module). The child sends the newest
-frame as uint8 grids at most every POLL_S seconds, and every k-th one for the exports. The Sample
-event is a generator that polls the child and sends each new frame as one HTML update (the grids inline
-as PNG data URLs, so no frame is written to Gradio's cache). Stop sets the child's Event, which the
-loop checks after every step, so the computation itself stops within one network evaluation.
+Sampling runs in a child process (server/sample_process.py), so that none of the server's threads runs
+its torch code (in a server thread it ran 27–45 % slower; see that module). The session's "sample" job
+(server/jobs.py) drives it: it forwards the child's newest frame (uint8 grids, at most every POLL_S
+seconds) and keeps every k-th one for the exports. The Sample event is a generator that follows the job
+and sends each new frame as one HTML update (the grids inline as PNG data URLs, so no frame is written to
+Gradio's cache). Stop sets the child's Event, which the loop checks after every step, so the computation
+itself stops within one network evaluation.
 
-Checkpoints are offered by key, never by path: "bundled:NAME" (checkpoints/), "run:NAME" (the
-session's training runs) and "upload:N" (this session's uploads), resolved on the server each time.
+Checkpoints come from the catalogue (server/catalogue.py), by key, never by path. Compare shows its four
+grids in its own panel and leaves the main run's grid, plot and exports as they were.
 """
 
 from __future__ import annotations
@@ -18,34 +19,30 @@ import dataclasses
 import functools
 import html
 import io
-import json
 import re
-import shutil
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
 
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
-from ddpm_core.diffusion import paper_t
-from ddpm_core.checkpoints import CheckpointError, config_from_dict, load_checkpoint, read_config
 from ddpm_core.devices import available_devices
+from ddpm_core.diffusion import paper_t
+from ddpm_core.errors import Message
 from ddpm_core.sample import SampleConfig
-from server.sample_process import RunResult, SampleJob, SampleJobHandle, SamplerPool
-from ddpm_core.unet import UNetConfig, UNet, count_parameters
 from server import settings as deployment
-from ui import code_panels, gpu, i18n, plots
-from ui.errors import user_errors
+from server.catalogue import Catalogue
+from server.jobs import Job, State, follow
+from server.sample_process import RunResult, SampleJob, SamplerPool
+from server.sessions import Session
+from ui import checkpoint_view, code_panels, gpu, i18n, plots
+from ui.errors import describe, user_errors
+from ui.forms import Form
 from ui.i18n import L, _
-from ui.train_tab import RUN_NAME, TrainTabHandle
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DIR = REPO_ROOT / "checkpoints"
 DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
 POLL_S = 0.5  # how often the live view updates: 4 a second cost 20 % of a 2-core run in Chromium, 2 cost 7 %
 MAX_FRAMES = 120  # frames kept for the exports (plus the last)
@@ -75,100 +72,27 @@ CSS = """
 """
 
 
-# ---- sessions ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleForm:
+    """What one Sample or Compare run asks for, as the page sends it."""
+
+    checkpoint: str | None
+    sampler: str
+    steps: object
+    eta: object
+    variance: str
+    n: object
+    seed: object
+    device: str
+    clip: bool
+    with_eps: bool
+
 
 @dataclass
-class Session:
-    """One browser session's sampling: uploads, the run in progress, the last result, its export folder."""
+class SampleState:
+    """What the Sample tab keeps for a session: the last Sample run's result (the exports' source)."""
 
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # never user input: it names a folder
-    uploads: dict[str, Path] = field(default_factory=dict)  # key → the session's copy
-    upload_names: dict[str, str] = field(default_factory=dict)  # key → the name it was uploaded as
-    job: SampleJobHandle | None = None  # the run in progress (or the last one)
     result: RunResult | None = None
-
-    @property
-    def folder(self) -> Path:
-        return deployment.sessions_dir() / f"sample-{self.id}"
-
-
-def new_session() -> Session:
-    return Session()
-
-
-def end_session(session: Session | None) -> None:
-    """Gradio calls this when a session expires: stop its run and delete its files."""
-    if session is None:
-        return
-    if session.job is not None:
-        session.job.stop()
-    shutil.rmtree(session.folder, ignore_errors=True)
-
-
-# ---- checkpoints by key --------------------------------------------------------------------------------
-
-def bundled_checkpoints() -> list[Path]:
-    return sorted(p for p in BUNDLED_DIR.glob("*.safetensors") if not p.name.endswith(".state.safetensors"))
-
-
-def checkpoint_choices(handle: TrainTabHandle, train_session, session: Session | None) -> list[tuple[str, str]]:
-    """(label, key) of every checkpoint this session may sample: bundled, its training runs, its uploads."""
-    choices = [(_("{name} (bundled)").format(name=p.stem), f"bundled:{p.name}") for p in bundled_checkpoints()]
-    choices += [(_("{name} (trained here)").format(name=label), f"run:{Path(path).parent.name}")
-                for label, path in handle.checkpoints(train_session)]
-    if session is not None:
-        choices += [(_("{name} (uploaded)").format(name=session.upload_names.get(key, path.name)), key)
-                    for key, path in session.uploads.items()]
-    return choices
-
-
-def resolve(key, handle: TrainTabHandle, train_session, session: Session) -> Path:
-    """The file behind a checkpoint key, checked against what this session may read."""
-    kind, _colon, name = (key or "").partition(":") if isinstance(key, str) else ("", "", "")
-    if kind == "bundled" and name in {p.name for p in bundled_checkpoints()}:
-        return BUNDLED_DIR / name
-    if kind == "run" and RUN_NAME.match(name):
-        root = handle.checkpoints(train_session)
-        for _label, path in root:
-            if Path(path).parent.name == name:
-                return Path(path)
-    if kind == "upload" and key in session.uploads:
-        return session.uploads[key]
-    raise ValueError(_("Choose a checkpoint from the list (or upload one): that one is not available."))
-
-
-@functools.lru_cache(maxsize=32)
-def _parameters(model_json: str) -> int:
-    with torch.device("meta"):  # counted without allocating: a header may describe any size of network
-        return count_parameters(UNet(config_from_dict(UNetConfig, json.loads(model_json), "model")))
-
-
-def summary_markdown(path: Path) -> tuple[str, int]:
-    """What a checkpoint was trained on and how, from its header; and its T (in the request's language)."""
-    config = read_config(path)
-    if config.get("architecture") != "unet":
-        raise CheckpointError(_("'{name}' holds a 2-D model, not an image model; sample it in the 2-D lab")
-                              .format(name=path.name))
-    model, training = config.get("model") or {}, config.get("training") or {}
-    dataset, diffusion = config.get("dataset") or {}, config.get("diffusion") or {}
-    size, channels = model.get("image_size", "?"), model.get("channels")
-    params = _parameters(json.dumps(model, sort_keys=True))
-    T = int(diffusion.get("timesteps", 1000))
-    data = dataset.get("root") or dataset.get("name") or _("unknown data")
-    count, held = dataset.get("num_images"), dataset.get("num_held_out")
-    if isinstance(count, int) and isinstance(held, int) and held > 0:
-        counts = " " + _("({count} images, {held} held out)").format(count=f"{count:,}", held=f"{held:,}")
-    else:
-        counts = " " + _("({count} images)").format(count=f"{count:,}") if isinstance(count, int) else ""
-    lines = [_("**{name}** · trained {steps} steps on *{data}*{counts}").format(
-                 name=html.escape(path.stem), steps=f"{int(config.get('step', 0)):,}", data=html.escape(str(data)),
-                 counts=counts),
-             _("{size}×{size} {colour} · U-Net *{preset}* ({params} parameters) · {schedule} β, T = {T} · "
-               "{prediction}-prediction").format(
-                 size=size, colour=_("grey") if channels == 1 else _("colour"),
-                 preset=html.escape(str(training.get("preset") or _("custom"))), params=f"{params:,}",
-                 schedule=diffusion.get("schedule", "?"), T=f"{T:,}", prediction=config.get("prediction", "eps"))]
-    return "\n\n".join(lines), T
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
@@ -221,167 +145,175 @@ def described(description: str) -> str:
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
 
+def sampling_job(pool: SamplerPool, job: SampleJob) -> Job:
+    """The session's "sample" job: one SampleJob in the pool's child, its newest frame reported as it comes,
+    its results returned; Stop stops the child after its current step."""
+    handle = pool.start(job)  # now, so that a busy server says so before the stream starts
+
+    def work(job_: Job) -> list[RunResult]:
+        try:
+            while not handle.finished:
+                if job_.stopping:
+                    handle.stop()
+                if handle.poll(0.1) and handle.latest is not None:
+                    job_.report(handle.latest, step=handle.latest.index)
+            if handle.error is not None:
+                raise SamplingFailed(handle.error)
+            return handle.results
+        finally:
+            handle.close()  # if stopped early, the child stops after its current step
+    return Job("sample", work)
+
+
+class SamplingFailed(Exception):
+    """What the sampling process reported instead of a result (a coded message, or a short English text)."""
+
+    def __init__(self, error):
+        self.error = error
+        super().__init__(str(error))
+
+
+def failure_text(error: BaseException) -> str:
+    if isinstance(error, SamplingFailed):
+        return i18n.message(error.error) if isinstance(error.error, Message) else str(error.error)
+    return describe(error)
+
+
 class SampleTab:
-    def __init__(self, settings: deployment.Settings, handle: TrainTabHandle):
-        self.settings, self.handle = settings, handle
+    def __init__(self, settings: deployment.Settings, catalogue: Catalogue):
+        self.settings, self.catalogue = settings, catalogue
         self.max_images = 64 if settings.demo else 256
         # On a ZeroGPU Space only the decorated callback's own process holds the GPU: sample in a thread there.
         self.pool = SamplerPool(settings.max_concurrent_runs, in_process=gpu.zero_gpu())
 
-    def choices(self, key, train_session, session):
-        """Refresh the picker, keeping the current choice if it is still there (and start the sampling
-        process in the background, so the first Sample does not wait for it).
-
-        Labels are in the language of the callback that calls this (`picker` is this tab's callback)."""
+    @user_errors
+    def picker(self, key, session):
+        """The picker refreshed (and the sampling process started in the background, so the first Sample
+        does not wait for it)."""
         self.pool.warm_up()
-        choices = checkpoint_choices(self.handle, train_session, session)
-        keys = [k for _label, k in choices]
-        value = key if key in keys else (DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in keys else
-                                         (keys[0] if keys else None))
-        return gr.Dropdown(choices=choices, value=value)
+        return checkpoint_view.picker(self.catalogue.entries(session), key, DEFAULT_CHECKPOINT)
 
     @user_errors
-    def picker(self, key, train_session, session):
-        """`choices` as this tab's callback, served in its request's language."""
-        return self.choices(key, train_session, session)
-
-    @user_errors
-    def summary(self, key, train_session, session):
+    def summary(self, key, session):
         if not key:
             return _("No checkpoint chosen."), gr.skip()
-        markdown, T = summary_markdown(resolve(key, self.handle, train_session, session))
-        return markdown, gr.Number(maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(
-            T=f"{T:,}"))
+        entry = self.catalogue.image_entry(key, session)
+        T = entry.summary.timesteps
+        return checkpoint_view.summary_markdown(entry), gr.Number(
+            maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(T=f"{T:,}"))
 
     @user_errors
-    def upload(self, file, train_session, session: Session):
-        """Check an uploaded checkpoint's header, keep a copy in the session's folder, and select it."""
+    def upload(self, file, session: Session):
+        """Check an uploaded checkpoint, keep a copy in the session's folder, and select it."""
         if not file:
             return gr.skip(), session
-        source = Path(file)
-        limit = deployment.max_file_bytes()
-        if source.stat().st_size > limit:
-            raise ValueError(_("'{name}' is larger than {mb} MB, the most this app accepts").format(
-                name=source.name, mb=limit // 2**20))
-        try:  # the whole file, weights too: a damaged upload is refused now, not at Sample
-            load_checkpoint(source)  # checks the header's every value before the summary reads them
-            summary_markdown(source)
-        except CheckpointError as exc:
-            raise ValueError(_("That file cannot be sampled: {reason}").format(reason=i18n.message(str(exc)))) \
-                from None
-        key = f"upload:{len(session.uploads) + 1}"
-        target = session.folder / "uploads" / f"{len(session.uploads) + 1}-{uuid.uuid4().hex[:8]}.safetensors"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        session.uploads[key], session.upload_names[key] = target, source.name
-        return self.choices(key, train_session, session), session
+        entry = self.catalogue.add_upload(file, session)
+        return checkpoint_view.picker(self.catalogue.entries(session), entry.key), session
 
-    def _config(self, sampler, steps, eta, variance, n, seed, device, clip) -> SampleConfig:
-        n = int(n or 0)
+    def _config(self, form: SampleForm, T: int) -> SampleConfig:
+        n = int(form.n or 0)
         if not 1 <= n <= self.max_images:
             raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
-        if steps is None or seed is None or not 0 <= int(seed) <= SEED_MAX:
+        if form.steps is None or form.seed is None or not 0 <= int(form.seed) <= SEED_MAX:
             raise ValueError(_("Steps and a seed from 0 to {most} are needed.").format(most=f"{SEED_MAX:,}"))
-        if sampler not in ("ddpm", "ddim") or variance not in ("beta", "beta_tilde"):
+        if form.sampler not in ("ddpm", "ddim") or form.variance not in ("beta", "beta_tilde"):
             raise ValueError(_("Choose DDPM or DDIM, and σ² = β or β̃."))
-        if device not in ["auto", *available_devices()]:
+        if form.device not in ["auto", *available_devices()]:
             raise ValueError(_("Device {device} is not present here; choose one of {devices}.").format(
-                device=repr(device), devices=", ".join(["auto", *available_devices()])))
-        return SampleConfig(n=n, sampler=sampler, steps=int(steps), eta=float(eta or 0.0), variance=variance,
-                            clip=bool(clip), seed=int(seed), device=device)
-
-    def _check_idle(self, session: Session) -> None:
-        if session.job is not None and not session.job.finished:
-            raise ValueError(_("A sampling run is still going in this tab: press Stop first."))
-
-    @gpu.GPU
-    @user_errors
-    def sample(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
-               session: Session):
-        """One run of the chosen sampler, streamed."""
-        path, config = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
-                                     train_session, session)
-        yield from self._stream(self._job(path, [(path.stem, config)], with_eps), session, compare=False)
-
-    @gpu.GPU(duration=4 * gpu.SAMPLE_SECONDS)
-    @user_errors
-    def compare(self, key, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session,
-                session: Session):
-        """DDPM (with the form's σ²) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed."""
-        path, base = self._prepare(key, sampler, steps, eta, variance, n, seed, device, clip,
-                                   train_session, session)
-        runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
-        yield from self._stream(self._job(path, runs, with_eps), session, compare=True)
-
-    def _prepare(self, key, sampler, steps, eta, variance, n, seed, device, clip, train_session, session):
-        """The checkpoint's file and a checked configuration; the weights are loaded by the sampling process."""
-        self._check_idle(session)
-        path = resolve(key, self.handle, train_session, session)
-        try:
-            _summary, T = summary_markdown(path)
-        except CheckpointError as exc:
-            raise ValueError(str(exc)) from None
-        config = self._config(sampler, steps, eta, variance, n, seed, device, clip)
+                device=repr(form.device), devices=", ".join(["auto", *available_devices()])))
+        config = SampleConfig(n=n, sampler=form.sampler, steps=int(form.steps), eta=float(form.eta or 0.0),
+                              variance=form.variance, clip=bool(form.clip), seed=int(form.seed), device=form.device)
         config.check(T)
-        return path, config
+        return config
+
+    def _prepare(self, form: SampleForm, session: Session) -> tuple[Path, SampleConfig]:
+        """The checkpoint's file and a checked configuration; the weights are loaded by the sampling process."""
+        if session.busy("sample"):
+            raise ValueError(_("A sampling run is still going in this tab: press Stop first."))
+        entry = self.catalogue.image_entry(form.checkpoint, session)
+        return entry.path, self._config(form, entry.summary.timesteps)
 
     def _job(self, path: Path, runs: list, with_eps) -> SampleJob:
         return SampleJob(checkpoint=str(path), runs=runs, with_eps=bool(with_eps), live_every=POLL_S,
                          max_frames=MAX_FRAMES, frame_budget=FRAME_BUDGET_BYTES,
                          memory_limit=deployment.sample_memory_bytes())
 
+    def _start(self, session: Session, job: SampleJob) -> Job:
+        try:
+            return session.start("sample", sampling_job(self.pool, job))
+        except RuntimeError as exc:  # every sampling process is busy
+            raise ValueError(str(exc)) from None
+
+    @user_errors
+    def sample(self, form: SampleForm, session: Session):
+        """One run of the chosen sampler, streamed; its grid, plot and exports replace the last run's."""
+        path, config = self._prepare(form, session)
+        job = self._start(session, self._job(path, [(path.stem, config)], form.with_eps))
+        yield from self._follow(job, session, compare=False)
+        yield from self._finish(job, session)
+
+    @user_errors
+    def compare(self, form: SampleForm, session: Session):
+        """DDPM (with the form's σ²) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed,
+        shown side by side; the main run's grid, plot and exports are left as they were."""
+        path, base = self._prepare(form, session)
+        runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
+        job = self._start(session, self._job(path, runs, form.with_eps))
+        yield from self._follow(job, session, compare=True)
+        yield from self._compared(job, session)
+
     def stop(self, session: Session | None) -> None:
         """Ask this session's run to stop after its current step; its stream then shows where it ended."""
-        if session is not None and session.job is not None:
-            session.job.stop()
+        if session is not None:
+            session.stop("sample")
 
-    def _live(self, handle: SampleJobHandle) -> str:
-        frame, runs = handle.latest, len(handle.job.runs)
+    def _live(self, frame, runs: int) -> str:
         title = described(frame.description) + (" " + _("({run} of {runs})").format(run=frame.run + 1, runs=runs)
                                                  if runs > 1 else "")
         return live_html(title, frame.index, frame.count, frame.t, frame.elapsed, frame.panels)
 
-    def _stream(self, job: SampleJob, session: Session, compare: bool):
+    def _follow(self, job: Job, session: Session, compare: bool):
         """Yield (live, final grid, stats plot, comparison, session) for every new frame until the job ends."""
-        try:
-            handle = self.pool.start(job)
-        except RuntimeError as exc:
-            raise ValueError(str(exc)) from None
-        session.job = handle
-        try:
-            yield idle_html("⏳ " + _("Starting…")), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
-            while not handle.finished:
-                if handle.poll(POLL_S):
-                    yield self._live(handle), gr.skip(), gr.skip(), gr.skip(), session
-        finally:
-            handle.close()  # if the page cancelled or went away, the child stops after its current step
-        if handle.error is not None:
-            raise ValueError(handle.error)
-        yield from self._finish(handle, session, compare)
+        runs = len(COMPARE) if compare else 1
+        yield idle_html("⏳ " + _("Starting…")), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
+        for reports in follow(job, POLL_S):
+            if reports and job.running:
+                yield self._live(reports[-1], runs), gr.skip(), gr.skip(), gr.skip(), session
+        if job.outcome.state is State.FAILED:
+            message = failure_text(job.outcome.error)
+            yield idle_html("❌ " + html.escape(message)), gr.skip(), gr.skip(), gr.skip(), session
+            raise gr.Error(message)
 
-    def _finish(self, handle: SampleJobHandle, session: Session, compare: bool):
-        result = session.result = handle.results[-1]
+    def _finish(self, job: Job, session: Session):
+        result = session.state(SampleState).result = job.result[-1]
         stats = result.statistics
         description = described(result.description)
         title = f"{description}: {result.seconds:.1f} s" + (" " + _("(stopped)") if result.stopped else "")
         figure = plots.as_plot(plots.sampling_figure(paper_t(stats["t"]), stats["std"], stats["x0_change"], title))
+        yield self._ended(result), upscale(result.final, 512), figure, gr.skip(), session
+
+    def _compared(self, job: Job, session: Session):
+        results = job.result
+        yield self._ended(results[-1]), gr.skip(), gr.skip(), compare_html(results), session
+
+    def _ended(self, result: RunResult) -> str:
+        """The live view's last state: the final step's grids and how the run ended."""
         index, t, panels = result.kept[-1]
         # English: "Done: N steps in X s" (tests, the browser tests and bench/bench_sample_stream.py parse it).
         count = f"{result.count:,}"
         note = ("⏹ " + _("Stopped after {index} of {count} steps.").format(index=f"{index:,}", count=count)
                 if result.stopped else
                 "✅ " + _("Done: {count} steps in {seconds} s.").format(count=count, seconds=f"{result.seconds:.1f}"))
-        live = live_html(description, index, result.count, t, result.seconds, panels, note)
-        final = upscale(result.final, 512)
-        yield live, final, figure, compare_html(handle.results) if compare else gr.skip(), session
+        return live_html(described(result.description), index, result.count, t, result.seconds, panels, note)
 
     def _finished_result(self, session: Session | None, busy: str, empty: str) -> RunResult:
         """The session's last result; else `busy` (a run is going) or `empty` (none yet) as the error."""
-        if session is not None and session.job is not None and not session.job.finished:
+        if session is not None and session.busy("sample"):
             raise ValueError(busy)
-        if session is None or session.result is None:
+        result = session.state(SampleState).result if session is not None else None
+        if result is None:
             raise ValueError(empty)
-        return session.result
+        return result
 
     @user_errors
     def export(self, fmt: str, session: Session | None):
@@ -411,35 +343,20 @@ def _safe_name(name: str) -> str:
 
 # ---- layout ------------------------------------------------------------------------------------------------
 
-@dataclass
-class SampleTabHandle:
-    """What other tabs may use: the checkpoints this session may read (bundled, trained, uploaded here)."""
-
-    session: gr.State
-    train_session: gr.State
-    tab: SampleTab
-
-    def resolve(self, key, train_session, session: Session) -> Path:
-        return resolve(key, self.tab.handle, train_session, session)
-
-
-def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> SampleTabHandle:
-    """Lay out the Sample tab inside `demo`; `handle` gives the Train tab's session (its trained runs).
+def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr.Tab) -> SampleTab:
+    """Lay out the Sample tab inside `demo`; `session` is the page's shared Session.
 
     The checkpoint list is refreshed on page load, whenever `tab_item` (this tab) is selected, and by ⟳.
     """
-    settings = deployment.load()
-    tab = SampleTab(settings, handle)
-    session = gr.State(new_session, delete_callback=end_session)
+    tab = SampleTab(catalogue.settings, catalogue)
     gr.Markdown(i18n.bilingual(INTRO, INTRO_KO), latex_delimiters=[{"left": "$", "right": "$", "display": False}],
                 elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             with gr.Row(equal_height=True):
-                # Choices change per session; resolve() is what decides which keys may be read.
-                # The page translates these labels by key (ui/ko/sample.py has one per bundled file); the
-                # picker's refreshes are labelled on the server.
-                bundled = [(f"{p.stem} (bundled)", f"bundled:{p.name}") for p in bundled_checkpoints()]
+                # Choices change per session; the catalogue decides which keys may be read. The page translates
+                # these labels by key (ui/ko/sample.py has one per bundled file); refreshes are labelled on the server.
+                bundled = [(f"{entry.name} (bundled)", entry.key) for entry in catalogue.bundled()]
                 checkpoint = gr.Dropdown(bundled, value=DEFAULT_CHECKPOINT if bundled else None,
                                          label=L("Checkpoint"),
                                          allow_custom_value=True, scale=5, elem_id="sample-checkpoint")
@@ -484,28 +401,30 @@ def build(demo: gr.Blocks, handle: TrainTabHandle, tab_item: gr.Tab) -> SampleTa
             comparison = gr.HTML(elem_id="sample-compare")
     code_panels.build("ddpm_step", "p_theta", "ddim_step", "posterior")
 
-    train_session = handle.session
-    choices = dict(fn=tab.picker, inputs=[checkpoint, train_session, session], outputs=checkpoint,
-                   api_visibility="private", show_progress="hidden")
-    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, train_session, session], outputs=[summary, steps],
+    choices = dict(fn=tab.picker, inputs=[checkpoint, session], outputs=checkpoint, api_visibility="private",
+                   show_progress="hidden")
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, steps],
                            api_visibility="private", show_progress="hidden")
     demo.load(**choices).then(**describe_choice)  # .change does not fire when the default stays chosen
     tab_item.select(**choices)
     refresh_btn.click(**choices)
     checkpoint.change(**describe_choice)
-    upload.upload(tab.upload, [upload, train_session, session], [checkpoint, session],
-                  api_name="sample_upload")
+    upload.upload(tab.upload, [upload, session], [checkpoint, session], api_name="sample_upload")
     sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,
                    [eta, variance], api_visibility="private", show_progress="hidden", queue=False)
-    inputs = [checkpoint, sampler, steps, eta, variance, n, seed, device, clip, with_eps, train_session, session]
-    outputs = [live, final, stats, comparison, session]
-    streaming = dict(inputs=inputs, outputs=outputs, concurrency_id="sample",
-                     concurrency_limit=settings.max_concurrent_runs, show_progress="minimal", show_progress_on=[live])
-    run_btn.click(tab.sample, **streaming, api_name="sample_run")
-    compare_btn.click(tab.compare, **streaming, api_name="sample_compare")
+    form = Form(SampleForm, checkpoint=checkpoint, sampler=sampler, steps=steps, eta=eta, variance=variance, n=n,
+                seed=seed, device=device, clip=clip, with_eps=with_eps)
+    streaming = dict(outputs=[live, final, stats, comparison, session], concurrency_id="sample",
+                     concurrency_limit=catalogue.settings.max_concurrent_runs, show_progress="minimal",
+                     show_progress_on=[live])
+    run = form.event(tab.sample, session)
+    compare = form.event(tab.compare, session)
+    run_btn.click(fn=gpu.GPU(run["fn"]), inputs=run["inputs"], **streaming, api_name="sample_run")
+    compare_btn.click(fn=gpu.GPU(compare["fn"], duration=4 * gpu.SAMPLE_SECONDS), inputs=compare["inputs"],
+                      **streaming, api_name="sample_compare")
     stop_btn.click(tab.stop, session, None, api_name="sample_stop", show_progress="hidden", queue=False)
     for button, fmt in ((gif_btn, "gif"), (mp4_btn, "mp4"), (webm_btn, "webm")):
         button.click(functools.partial(tab.export, fmt), session, exported, api_name=f"sample_export_{fmt}",
                      concurrency_id="sample_export", concurrency_limit=1)
     png_btn.click(tab.export_png, session, exported, api_name="sample_export_png")
-    return SampleTabHandle(session, train_session, tab)
+    return tab

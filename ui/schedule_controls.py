@@ -75,6 +75,11 @@ class ScheduleControls:
     def inputs(self) -> list:
         return [self.schedule, self.timesteps, self.beta_start, self.beta_end, self.rescale, self.cosine_s]
 
+    @staticmethod
+    def read(*values) -> DiffusionConfig:
+        """The six controls' values (in `inputs` order) as one DiffusionConfig: a form field (ui/forms.py)."""
+        return parse_config(*values)
+
 
 def _parameter_visibility(schedule):
     linear_family = schedule != "cosine"

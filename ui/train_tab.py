@@ -1,11 +1,12 @@
 """The Train tab: train an image DDPM on a folder or uploads, with a live loss curve, samples, Stop and Resume.
 
-Training (ddpm_core.train.train) runs in a background thread. The Start/Resume event is a generator
-that drains what the thread reports every POLL_S seconds and streams it to the page, so the event
-never computes a training step itself and other tabs keep answering. Stop sets the run's
-threading.Event (the session's gr.State holds it); train() then saves a checkpoint and returns.
-Settings come from server/settings.py: demo mode takes uploads only, caps them and keeps each session's
-files in its own temporary folder.
+Training (ddpm_core.train.train) runs as the session's "train" job (server/jobs.py): a background thread
+that reports progress, log lines and preview grids. The Start/Resume event is a generator that follows the
+job every POLL_S seconds and streams what it reported, so the event never computes a training step itself
+and other tabs keep answering; its last update is the job's outcome (finished, stopped at step k, or
+failed and why). Stop asks the job to stop; train() then saves a checkpoint and returns. Runs are listed
+by the checkpoint catalogue (server/catalogue.py); demo mode takes uploads only and keeps a session's
+files in its own folder.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import contextlib
 import dataclasses
 import functools
 import html
-import queue
-import re
 import shutil
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,79 +26,86 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from ddpm_core.checkpoints import CheckpointError, config_from_dict, read_config
+from ddpm_core.checkpoints import config_from_dict, read_config
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from ddpm_core.images import to_uint8
 from ddpm_core.samplers import sample
-from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, TrainingError, make_ema, train, training_step
+from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
-from server.uploads import ZIP_EXTENSION, collect_uploads
 from server import settings as deployment
-from ui import code_panels, i18n, plots, plots2d
-from ui.errors import user_errors
+from server.catalogue import Catalogue, Entry
+from server.jobs import Job, State, follow
+from server.sessions import Session
+from server.uploads import ZIP_EXTENSION, collect_uploads
+from ui import checkpoint_view, code_panels, i18n, plots, plots2d
+from ui.errors import describe, user_errors
+from ui.forms import Form
 from ui.i18n import L, _
-from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number, parse_config
+from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = "assets/digits"  # the default folder in local mode, relative to the repo
 POLL_S = 0.5  # how often the stream reports
-ABANDONED_S = 120  # a run nobody has polled for this long stops (and saves): its page went away
+ABANDONED_S = 120  # a run nobody has followed for this long stops (and saves): its page went away
 PREVIEW_COUNT = 16  # samples in a preview grid (4 × 4)
 PREVIEW_STEPS = 50  # respaced reverse steps per preview
 PREVIEW_WIDTH = 256  # previews are enlarged (nearest neighbour) to about this many pixels
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHANNEL_CHOICES = [("grey", 1), ("colour", 3)]
 SEED_MAX = 2**31 - 1
 INTRO = ("Train a U-Net to predict the noise ε (Algorithm 1 of Ho et al. 2020) on your images. Small images "
          "train fastest on a CPU: 16×16 grey digits learn recognisable shapes in a few thousand steps.")
 
 
-# ---- sessions and run folders ------------------------------------------------------------------------
+# ---- what the page sends ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainForm:
+    """Start: the data, the network and optimiser settings, the run's name and the schedule."""
+
+    path: str | None
+    files: list
+    image_size: object
+    channels: object
+    preset: str
+    batch_size: object
+    lr: object
+    steps: object
+    ema_decay: object
+    seed: object
+    flip: bool
+    preview_every: object
+    run_name: str | None
+    diffusion: DiffusionConfig
+
+
+@dataclass(frozen=True)
+class ResumeForm:
+    """Resume: the data again, how far to train in all, and which run."""
+
+    path: str | None
+    files: list
+    steps: object
+    preview_every: object
+    run_name: str | None
+
+
+def uploaded_paths(files) -> list[str]:
+    """The server paths of what the page uploaded (a list of paths or of file dicts)."""
+    if not files:
+        return []
+    files = files if isinstance(files, list) else [files]
+    return [f["path"] if isinstance(f, dict) else str(f) for f in files]
+
 
 @dataclass
-class Session:
-    """One browser session's training: its private temporary folder and the run in progress (if any)."""
+class TrainState:
+    """What the Train tab keeps for a session: the run it trained last (to offer it for Resume)."""
 
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # never user input: it names a folder
-    worker: "Worker | None" = None
     last_run: str | None = None
 
-    @property
-    def folder(self) -> Path:
-        return deployment.sessions_dir() / self.id
 
-    @property
-    def busy(self) -> bool:
-        return self.worker is not None and self.worker.thread.is_alive()
-
-
-def new_session() -> Session:
-    """The Train tab's gr.State value: a callable, so Gradio makes a fresh Session for every session."""
-    return Session()
-
-
-def end_session(session: Session | None) -> None:
-    """Gradio calls this when a session's state expires: stop its run, then delete its temporary folder."""
-    if session is None:
-        return
-    worker = session.worker
-
-    def clean() -> None:
-        if worker is not None:
-            worker.stop.set()
-            worker.thread.join(timeout=600)
-        shutil.rmtree(session.folder, ignore_errors=True)
-
-    threading.Thread(target=clean, daemon=True, name=f"end-session-{session.id[:8]}").start()
-
-
-def runs_root(settings: deployment.Settings, session: Session | None) -> Path | None:
-    """Where this session's run folders live: runs/ locally, the session's own folder in demo mode."""
-    if not settings.demo:
-        return deployment.runs_dir()
-    return session.folder / "runs" if session is not None else None
-
+# ---- runs ---------------------------------------------------------------------------------------------------
 
 _BUSY_RUNS: set[Path] = set()  # run folders being trained into, across sessions (locally, names are shared)
 _BUSY_LOCK = threading.Lock()
@@ -118,68 +123,12 @@ def _release(folder: Path) -> None:
         _BUSY_RUNS.discard(folder)
 
 
-def checkpoint_config(path: Path) -> dict | None:
-    """The configuration a checkpoint records (header only), or None: damaged or foreign files are not listed."""
-    try:
-        return read_config(path)
-    except CheckpointError:
-        return None
-
-
-def _kind(channels) -> str:
-    """'grey' or 'colour', in the current language."""
-    return _("grey") if channels == 1 else _("colour")
-
-
-def _describe_config(config: dict) -> str:
-    model, step = config.get("model") or {}, config.get("step", 0)
-    size, channels = model.get("image_size", "?"), model.get("channels")
-    preset_name = (config.get("training") or {}).get("preset", "?")
-    return _("step {step} · {size}×{size} {kind} · {preset}").format(
-        step=f"{step:,}", size=size, kind=_kind(channels), preset=preset_name)
-
-
-def _checkpoint_rows(folder: Path) -> list[tuple[str, str, str]]:
-    """(run name, description, path) of every `<run>/model.safetensors` under `folder`, newest first."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob(f"*/{CHECKPOINT_NAME}"):
-        config = checkpoint_config(path)
-        if config is not None:
-            found.append((path.stat().st_mtime, path.parent.name, _describe_config(config), str(path)))
-    return [(name, description, path) for _, name, description, path in sorted(found, reverse=True)]
-
-
-def list_checkpoints(folder: Path | None = None) -> list[tuple[str, str]]:
-    """(label, path) of every `<run>/model.safetensors` under `folder` (default runs/), newest first.
-
-    For the Sample tab: `list_checkpoints(runs_root(settings, session))` gives a session's list. Labels
-    are in the current request's language.
-    """
-    folder = deployment.runs_dir() if folder is None else folder
-    return [(f"{name} · {description}", path) for name, description, path in _checkpoint_rows(folder)]
-
-
-def _checkpoints_markdown(folder: Path | None) -> str:
-    rows = _checkpoint_rows(folder) if folder is not None else []
-    if not rows:
+def _checkpoints_markdown(entries: list[Entry]) -> str:
+    if not entries:
         return _("No checkpoints yet: a run saves `model.safetensors` every 500 steps, at its end and on Stop.")
     lines = [f"| {_('run')} | {_('checkpoint')} |", "|---|---|"]
-    lines += [f"| `{name}` | {description} |" for name, description, _path in rows]
+    lines += [f"| `{e.name}` | {checkpoint_view.run_line(e.summary)} |" for e in entries]
     return _("**Checkpoints** (your trained models)") + "\n\n" + "\n".join(lines)
-
-
-def _run_names(folder: Path | None) -> list[str]:
-    return [Path(path).parent.name for _, path in list_checkpoints(folder)] if folder is not None else []
-
-
-def _run_folder(root: Path, name) -> tuple[str, Path]:
-    name = (name or "").strip() if isinstance(name, str) else ""
-    if not RUN_NAME.match(name):
-        raise ValueError(_("A run name is 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit; "
-                           "got {name}.").format(name=repr(name)))
-    return name, root / name
 
 
 # ---- presets: size and speed on this machine ------------------------------------------------------------
@@ -236,7 +185,7 @@ def describe_preset(preset_name: str, image_size: int, channels: int, batch_size
     per_step = step_seconds(preset_name, image_size, channels, batch_size)
     return _("{preset}: {params} M parameters · about {duration} per 100 steps here (batch {batch}, {size}×{size} "
              "{kind})").format(preset=preset_name, params=f"{params / 1e6:.2f}", duration=_duration(100 * per_step),
-                               batch=batch_size, size=image_size, kind=_kind(channels))
+                               batch=batch_size, size=image_size, kind=checkpoint_view.kind(channels))
 
 
 def _preset_choices() -> list[tuple[str, str]]:
@@ -260,64 +209,44 @@ class RunPlan:
     preview_every: int
 
 
-class Worker:
-    """train() in a daemon thread. Progress, log lines and EMA snapshots for previews arrive on `events`."""
-
-    def __init__(self, plan: RunPlan):
-        self.plan = plan
-        self.events: queue.Queue = queue.Queue()
-        self.stop = threading.Event()
-        self.heartbeat = time.monotonic()
-        self.result = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, daemon=True, name=f"train-{plan.name}")
-
-    def start(self) -> None:
-        _claim(self.plan.folder)
-        self.thread.start()
-
-    def _main(self) -> None:
-        plan = self.plan
+def run_job(plan: RunPlan) -> Job:
+    """The session's "train" job for `plan`: train() in a thread, reporting ("progress", Progress, grid or
+    None) after every step and ("log", line) for what the user should read before training starts."""
+    def work(job: Job):
+        _claim(plan.folder)
         try:
-            self.result = train(plan.config, plan.diffusion, plan.data, plan.folder, resume=plan.resume,
-                                callback=self._report, should_stop=self._should_stop,
-                                log=lambda line: self.events.put(("log", line)))
-        except BaseException as exc:  # noqa: BLE001 (handed to the stream, which raises it for the user)
-            self.error = exc
+            return train(plan.config, plan.diffusion, plan.data, plan.folder, resume=plan.resume,
+                         callback=lambda progress: _report(job, plan, progress), should_stop=lambda: job.stopping,
+                         log=lambda line: job.report(("log", line)))
         finally:
             _release(plan.folder)
+    return Job(f"train-{plan.name}", work, abandon_after=ABANDONED_S)
 
-    def _should_stop(self) -> bool:
-        return self.stop.is_set() or time.monotonic() - self.heartbeat > ABANDONED_S
 
-    def _report(self, progress: Progress) -> None:
-        # Previews are drawn here, in the training thread, between steps: the EMA is not changing
-        # meanwhile, and two threads computing at once would oversubscribe a small CPU's cores.
-        every = self.plan.preview_every
-        wanted = progress.saved is not None or (every > 0 and progress.step % every == 0)
-        grid = preview_grid(progress.ema, self.plan) if wanted and progress.ema is not None else None
-        self.events.put(("progress", dataclasses.replace(progress, ema=None), grid))
+def _report(job: Job, plan: RunPlan, progress: Progress) -> None:
+    # Previews are drawn here, in the training thread, between steps: the EMA is not changing meanwhile,
+    # and two threads computing at once would oversubscribe a small CPU's cores.
+    every = plan.preview_every
+    wanted = progress.saved is not None or (every > 0 and progress.step % every == 0)
+    grid = preview_grid(progress.ema, plan) if wanted and progress.ema is not None else None
+    job.report(("progress", dataclasses.replace(progress, ema=None), grid), step=progress.step)
 
 
 @dataclass
 class View:
-    """What the stream shows, accumulated from the worker's events."""
+    """What the stream shows, accumulated from the job's reports."""
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     last: Progress | None = None
-    log: list[str] = field(default_factory=list)
+    log: list = field(default_factory=list)
     preview: np.ndarray | None = None
     preview_step: int = 0
     preview_sent: int = 0
     plotted: int = 0  # steps in the curve last sent
 
-    def take(self, events: queue.Queue) -> None:
-        while True:
-            try:
-                kind, *items = events.get_nowait()
-            except queue.Empty:
-                return
+    def take(self, reports: list) -> None:
+        for kind, *items in reports:
             if kind == "log":
                 self.log.append(items[0])
                 continue
@@ -349,6 +278,7 @@ def preview_grid(model: torch.nn.Module, plan: RunPlan) -> np.ndarray:
     return grid.repeat(scale, 0).repeat(scale, 1)
 
 
+
 # ---- what the page shows -----------------------------------------------------------------------------------
 
 def _rate_line(p: Progress, batch_size: int) -> str:
@@ -378,14 +308,13 @@ def _where(plan: RunPlan, settings: deployment.Settings) -> str:
     return f"<code>{html.escape(shown)}</code>"
 
 
-def data_line(line: str) -> str:
+def data_line(line) -> str:
     """A line train() logged before training (the data summary, the one-image notice) in the current language.
 
-    The worker thread passes ddpm_core's English lines on as they are; the stream translates them here,
-    inside the request's language scope: a catalogue text with `_`, anything else (the data summary
-    among them) with `i18n.message`.
+    The job passes ddpm_core's lines on as they are (coded messages, or English text); the stream words
+    them here, inside the request's language scope.
     """
-    return _(line) if line in i18n.KO else i18n.message(line)
+    return _(line) if isinstance(line, str) and line in i18n.KO else i18n.message(line)
 
 
 def _preview_note(view: View) -> str:
@@ -394,36 +323,38 @@ def _preview_note(view: View) -> str:
     return _("Samples: the EMA model at step {step}.").format(step=f"{view.preview_step:,}")
 
 
-def _final_status(view: View, plan: RunPlan, result, settings: deployment.Settings) -> str:
-    p, name, note = view.last, html.escape(plan.name), _preview_note(view)
-    if result.step >= plan.config.steps:
+def final_status(job: Job, view: View, plan: RunPlan, settings: deployment.Settings) -> str:
+    """The status line a run ends on: finished, stopped at step k (saved), or failed and why."""
+    outcome, p, name, note = job.outcome, view.last, html.escape(plan.name), _preview_note(view)
+    if outcome.state is State.FAILED:
+        reason = html.escape(describe(outcome.error))
+        if p is None:
+            return status_html(_("❌ Run <b>{name}</b> could not start: {message}").format(name=name, message=reason))
+        return status_html(_("❌ Run <b>{name}</b> ended with an error at step {step}: {message}").format(
+            name=name, step=f"{p.step:,}", message=reason), p, plan)
+    step = job.result.step
+    if step >= plan.config.steps:
         return status_html(_("✅ Finished run <b>{name}</b> at step {step}; checkpoint saved to {where}.").format(
-            name=name, step=f"{result.step:,}", where=_where(plan, settings)), p, plan, note)
+            name=name, step=f"{step:,}", where=_where(plan, settings)), p, plan, note)
     return status_html(_("⏹️ Stopped at step {step}; checkpoint saved — press <b>Resume</b> to continue run "
-                         "<b>{name}</b>.").format(step=f"{result.step:,}", name=name), p, plan, note)
+                         "<b>{name}</b>.").format(step=f"{step:,}", name=name), p, plan, note)
 
 
-# ---- parsing what the page sends -------------------------------------------------------------------------
-
-def _uploaded_paths(files) -> list[str]:
-    if not files:
-        return []
-    files = files if isinstance(files, list) else [files]
-    return [f["path"] if isinstance(f, dict) else str(f) for f in files]
-
+# ---- callbacks ------------------------------------------------------------------------------------------------
 
 class TrainTab:
-    """The tab's callbacks, bound to one deployment's settings (demo or local)."""
+    """The tab's callbacks, bound to one deployment's settings (demo or local) and its checkpoint catalogue."""
 
-    def __init__(self, settings: deployment.Settings):
+    def __init__(self, settings: deployment.Settings, catalogue: Catalogue | None = None):
         self.settings = settings
+        self.catalogue = catalogue or Catalogue(settings)
 
     # -- data, config and run folder ------------------------------------------------------------------
 
     def data_folder(self, path, files, session: Session) -> Path:
         """The folder to train on: the typed path (local mode only), or the uploads collected safely."""
         path = path.strip() if isinstance(path, str) else ""
-        uploads = _uploaded_paths(files)
+        uploads = uploaded_paths(files)
         if path and self.settings.demo:
             raise ValueError(_("This server takes uploaded images only; a folder path is not accepted."))
         if path and uploads:
@@ -439,92 +370,80 @@ class TrainTab:
         shutil.rmtree(destination, ignore_errors=True)
         return collect_uploads(uploads, destination, self.settings.uploads)
 
-    def train_config(self, image_size, channels, preset_name, batch_size, lr, steps, ema_decay, seed,
-                     flip) -> TrainConfig:
+    def train_config(self, form: TrainForm) -> TrainConfig:
         s = self.settings
-        if preset_name not in PRESETS:
+        if form.preset not in PRESETS:
             raise ValueError(_("Unknown preset {preset}; choose one of {presets}.").format(
-                preset=repr(preset_name), presets=", ".join(PRESETS)))
-        channels = integer(channels, "Channels", 1, 3)
+                preset=repr(form.preset), presets=", ".join(PRESETS)))
+        channels = integer(form.channels, "Channels", 1, 3)
         if channels not in (1, 3):
             raise ValueError(_("Channels must be 1 (grey) or 3 (colour)."))
-        config = TrainConfig(image_size=integer(image_size, "Image size", MIN_IMAGE_SIZE, s.max_image_size),
-                             channels=channels, preset=preset_name,
-                             batch_size=integer(batch_size, "Batch size", 1, s.max_batch_size),
-                             lr=number(lr, "Learning rate"), steps=integer(steps, "Steps", 1, s.max_steps),
-                             ema_decay=number(ema_decay, "EMA decay"), flip=bool(flip),
-                             seed=integer(seed, "Seed", 0, SEED_MAX))
+        config = TrainConfig(image_size=integer(form.image_size, "Image size", MIN_IMAGE_SIZE, s.max_image_size),
+                             channels=channels, preset=form.preset,
+                             batch_size=integer(form.batch_size, "Batch size", 1, s.max_batch_size),
+                             lr=number(form.lr, "Learning rate"), steps=integer(form.steps, "Steps", 1, s.max_steps),
+                             ema_decay=number(form.ema_decay, "EMA decay"), flip=bool(form.flip),
+                             seed=integer(form.seed, "Seed", 0, SEED_MAX))
         config.check()
-        preset(preset_name, config.image_size, config.channels).check()  # e.g. a size the U-Net cannot halve
+        preset(form.preset, config.image_size, config.channels).check()  # e.g. a size the U-Net cannot halve
         return config
 
     def _preview_every(self, value) -> int:
         return integer(value, "Preview every (steps)", 0, 1_000_000)
 
-    def _root(self, session: Session) -> Path:
-        return runs_root(self.settings, session)
-
     def _check_idle(self, session: Session) -> None:
-        if session.busy:
+        if session.busy("train"):
             raise ValueError(_("This session is already training; press Stop first."))
+
+    def _start_plan(self, form: TrainForm, session: Session) -> RunPlan:
+        config = self.train_config(form)
+        form.diffusion.betas()  # a bad schedule is reported now, not from the thread
+        run_name = form.run_name
+        if not (isinstance(run_name, str) and run_name.strip()):
+            run_name = f"{form.preset}-{config.image_size}px-{time.strftime('%Y%m%d-%H%M%S')}"
+        name, folder = self.catalogue.run_folder(session, run_name)
+        if (folder / CHECKPOINT_NAME).exists():
+            step = _saved_step(folder)
+            raise ValueError(_("Run '{name}' already has a checkpoint (step {step}). Press Resume to continue it, "
+                               "or choose a new run name.").format(name=name, step=step))
+        return RunPlan(name, folder, self.data_folder(form.path, form.files, session), config, form.diffusion, False,
+                       self._preview_every(form.preview_every))
+
+    def _resume_plan(self, form: ResumeForm, session: Session) -> RunPlan:
+        name, folder = self.catalogue.run_folder(session, form.run_name)
+        try:
+            saved = read_config(folder / CHECKPOINT_NAME)
+        except ValueError:
+            raise ValueError(_("Run '{name}' has no checkpoint to resume; press Start to begin it.").format(
+                name=name)) from None
+        config = config_from_dict(TrainConfig, saved.get("training"), "training")
+        diffusion = config_from_dict(DiffusionConfig, saved.get("diffusion"), "diffusion")
+        steps, done = integer(form.steps, "Steps", 1, self.settings.max_steps), int(saved.get("step", 0))
+        if steps <= done:
+            raise ValueError(_("Run '{name}' is already at step {step}; set Steps above {step} to train further.")
+                             .format(name=name, step=f"{done:,}"))
+        return RunPlan(name, folder, self.data_folder(form.path, form.files, session),
+                       dataclasses.replace(config, steps=steps), diffusion, True,
+                       self._preview_every(form.preview_every))
 
     # -- events -----------------------------------------------------------------------------------------
 
     @user_errors
-    def start(self, path, files, image_size, channels, preset_name, batch_size, lr, steps, ema_decay, seed, flip,
-              preview_every, run_name, schedule, timesteps, beta_start, beta_end, rescale, cosine_s, session):
+    def start(self, form: TrainForm, session: Session):
         """Train a new run on the chosen images, streaming the loss, samples and progress."""
-        def plan() -> RunPlan:
-            return self._start_plan(path, files, image_size, channels, preset_name, batch_size, lr, steps, ema_decay,
-                                    seed, flip, preview_every, run_name, schedule, timesteps, beta_start, beta_end,
-                                    rescale, cosine_s, session)
-        yield from self._run(plan, session)
+        yield from self._run(lambda: self._start_plan(form, session), session)
 
     @user_errors
-    def resume(self, path, files, steps, preview_every, run_name, session):
+    def resume(self, form: ResumeForm, session: Session):
         """Continue the chosen run from its checkpoint with its own settings, up to `steps` in all."""
-        yield from self._run(lambda: self._resume_plan(path, files, steps, preview_every, run_name, session), session)
-
-    def _start_plan(self, path, files, image_size, channels, preset_name, batch_size, lr, steps, ema_decay, seed, flip,
-                    preview_every, run_name, schedule, timesteps, beta_start, beta_end, rescale, cosine_s,
-                    session) -> RunPlan:
-        config = self.train_config(image_size, channels, preset_name, batch_size, lr, steps, ema_decay, seed, flip)
-        diffusion = parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s)
-        diffusion.betas()  # a bad schedule is reported now, not from the thread
-        if not (isinstance(run_name, str) and run_name.strip()):
-            run_name = f"{preset_name}-{config.image_size}px-{time.strftime('%Y%m%d-%H%M%S')}"
-        name, folder = _run_folder(self._root(session), run_name)
-        if (folder / CHECKPOINT_NAME).exists():
-            step = (checkpoint_config(folder / CHECKPOINT_NAME) or {}).get("step", "?")
-            raise ValueError(_("Run '{name}' already has a checkpoint (step {step}). Press Resume to continue it, "
-                               "or choose a new run name.").format(name=name, step=step))
-        return RunPlan(name, folder, self.data_folder(path, files, session), config, diffusion, False,
-                       self._preview_every(preview_every))
-
-    def _resume_plan(self, path, files, steps, preview_every, run_name, session) -> RunPlan:
-        name, folder = _run_folder(self._root(session), run_name)
-        saved = checkpoint_config(folder / CHECKPOINT_NAME)
-        if saved is None:
-            raise ValueError(_("Run '{name}' has no checkpoint to resume; press Start to begin it.").format(name=name))
-        config = config_from_dict(TrainConfig, saved.get("training"), "training")
-        diffusion = config_from_dict(DiffusionConfig, saved.get("diffusion"), "diffusion")
-        steps, done = integer(steps, "Steps", 1, self.settings.max_steps), int(saved.get("step", 0))
-        if steps <= done:
-            raise ValueError(_("Run '{name}' is already at step {step}; set Steps above {step} to train further.")
-                             .format(name=name, step=f"{done:,}"))
-        return RunPlan(name, folder, self.data_folder(path, files, session), dataclasses.replace(config, steps=steps),
-                       diffusion, True, self._preview_every(preview_every))
+        yield from self._run(lambda: self._resume_plan(form, session), session)
 
     @user_errors
     def stop(self, session):
         """Ask the session's run to stop; it saves a checkpoint at its next step."""
-        if session is None or not session.busy:
+        if session is None or not session.stop("train"):
             return status_html(_("Nothing is training in this session."))
-        session.worker.stop.set()
         return status_html(_("⏳ Stopping: saving a checkpoint after the current step…"))
-
-    def _listed(self, session) -> Path | None:
-        return self._root(session) if session is not None or not self.settings.demo else None
 
     def _forget_uploads(self, session: Session) -> None:
         """Delete the session's copy of its uploads (Resume collects them again), and its folder if now empty."""
@@ -532,17 +451,19 @@ class TrainTab:
         if session.folder.is_dir() and not any(session.folder.iterdir()):
             session.folder.rmdir()
 
+    def _runs(self, session) -> list[Entry]:
+        return self.catalogue.runs(session) if session is not None or not self.settings.demo else []
+
     @user_errors
     def checkpoints(self, session):
         """The checkpoint table (the /train_checkpoints endpoint)."""
-        return _checkpoints_markdown(self._listed(session))
+        return _checkpoints_markdown(self._runs(session))
 
     def run_choices(self, session):
         """Runs with a checkpoint, to pick one to Resume; the session's last run is selected."""
-        names = _run_names(self._listed(session))
-        if session is not None and session.last_run:
-            return gr.Dropdown(choices=names, value=session.last_run)
-        return gr.Dropdown(choices=names)
+        names = [entry.name for entry in self._runs(session)]
+        last = session.state(TrainState).last_run if session is not None else None
+        return gr.Dropdown(choices=names, value=last) if last else gr.Dropdown(choices=names)
 
     @user_errors
     def estimate(self, preset_name, image_size, channels, batch_size):
@@ -552,7 +473,7 @@ class TrainTab:
             batch = integer(batch_size, "Batch size", 1, self.settings.max_batch_size)
             preset(preset_name, size, channels).check()
         except ValueError as exc:
-            return gr.Dropdown(info=f"({i18n.message(str(exc))})")
+            return gr.Dropdown(info=f"({i18n.message(exc)})")
         return gr.Dropdown(info=describe_preset(preset_name, size, channels, batch))
 
     # -- the stream -----------------------------------------------------------------------------------
@@ -561,45 +482,36 @@ class TrainTab:
         """Plan a run and stream it; a plan that fails leaves no uploaded copies behind."""
         self._check_idle(session)  # before cleaning up: a busy session's uploads are in use
         try:
-            worker = Worker(make_plan())
-            worker.start()
+            plan = make_plan()
+            job = session.start("train", run_job(plan))
         except BaseException:
             self._forget_uploads(session)
             raise
-        yield from self._stream(worker, session)
+        session.state(TrainState).last_run = plan.name
+        yield from self._stream(job, plan, session)
 
-    def _stream(self, worker: Worker, session: Session):
-        """Yield (loss plot, status, preview, data log, session) every POLL_S until the worker ends."""
-        plan = worker.plan
-        session.worker, session.last_run = worker, plan.name
+    def _stream(self, job: Job, plan: RunPlan, session: Session):
+        """Yield (loss plot, status, preview, data log, session) every POLL_S until the job ends, then its outcome."""
         view = View()
+        name = html.escape(plan.name)
         opening = (_("⏳ Resuming run <b>{name}</b>: reading the images…") if plan.resume
                    else _("⏳ Starting run <b>{name}</b>: reading the images…"))
-        try:
-            yield gr.skip(), status_html(opening.format(name=html.escape(plan.name))), gr.skip(), "", session
-            while True:
-                finished = not worker.thread.is_alive()  # checked before draining: nothing arrives after
-                view.take(worker.events)
+        yield gr.skip(), status_html(opening.format(name=name)), gr.skip(), "", session
+        for reports in follow(job, POLL_S):
+            view.take(reports)
+            if job.running:
                 yield self._frame(view, plan, session)
-                if finished:
-                    break
-                worker.thread.join(POLL_S)
-                worker.heartbeat = time.monotonic()
-        finally:
-            worker.stop.set()  # the page cancelled or went away: the run saves and ends
-        self._forget_uploads(session)  # the thread has ended: nothing reads them now
-        if worker.error is not None:
-            yield from self._failed(worker.error, view, plan)
-        final = _final_status(view, plan, worker.result, self.settings)
+        self._forget_uploads(session)  # the job has ended: nothing reads them now
+        final = final_status(job, view, plan, self.settings)
         yield self._plot(view, always=True), final, self._preview(view), self._log(view), session
+        if job.outcome.state is State.FAILED:
+            raise gr.Error(describe(job.outcome.error))
 
     def _frame(self, view: View, plan: RunPlan, session: Session) -> tuple:
-        p = view.last
-        note = _preview_note(view)
-        name = html.escape(plan.name)
-        status = (status_html(_("🏋️ Training run <b>{name}</b>").format(name=name), p, plan, note) if p is not None
-                  else status_html(_("⏳ Run <b>{name}</b>: loading the images and building the network…")
-                                   .format(name=name)))
+        p, name = view.last, html.escape(plan.name)
+        status = (status_html(_("🏋️ Training run <b>{name}</b>").format(name=name), p, plan, _preview_note(view))
+                  if p is not None else
+                  status_html(_("⏳ Run <b>{name}</b>: loading the images and building the network…").format(name=name)))
         return self._plot(view), status, self._preview(view), self._log(view), session
 
     def _plot(self, view: View, always: bool = False):
@@ -618,38 +530,20 @@ class TrainTab:
     def _log(self, view: View) -> str:
         return "\n\n".join(data_line(line) for line in view.log)
 
-    def _failed(self, error: BaseException, view: View, plan: RunPlan):
-        """Show where the run ended, then raise the thread's error for the user."""
-        message = i18n.message(str(error))  # ddpm_core's messages, translated by ui/ko/messages.py
-        if view.last is not None:
-            status = status_html(_("❌ Run <b>{name}</b> ended with an error at step {step}: {message}").format(
-                name=html.escape(plan.name), step=f"{view.last.step:,}", message=html.escape(message)), view.last, plan)
-            yield self._plot(view, always=True), status, gr.skip(), self._log(view), gr.skip()
-        if isinstance(error, TrainingError):
-            raise gr.Error(message)
-        raise error
+
+def _saved_step(folder: Path):
+    try:
+        return read_config(folder / CHECKPOINT_NAME).get("step", "?")
+    except ValueError:
+        return "?"
 
 
 # ---- layout ------------------------------------------------------------------------------------------
 
-@dataclass
-class TrainTabHandle:
-    """What other tabs may use: the session (for `runs_root`) and the tab's settings."""
-
-    session: gr.State
-    settings: deployment.Settings
-    tab: TrainTab
-
-    def checkpoints(self, session: Session | None) -> list[tuple[str, str]]:
-        root = runs_root(self.settings, session)
-        return list_checkpoints(root) if root is not None else []
-
-
-def build(demo: gr.Blocks) -> TrainTabHandle:
-    """Lay out the Train tab inside `demo` and wire its events (settings read from the environment now)."""
-    settings = deployment.load()
-    tab = TrainTab(settings)
-    session = gr.State(new_session, delete_callback=end_session)
+def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
+    """Lay out the Train tab inside `demo` and wire its events; `session` is the page's shared Session."""
+    settings = catalogue.settings
+    tab = TrainTab(settings, catalogue)
     gr.Markdown(L(INTRO), elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -710,19 +604,19 @@ def build(demo: gr.Blocks) -> TrainTabHandle:
                     preprocess=False, trigger_mode="always_last", show_progress="hidden",
                     concurrency_id="train_estimate", concurrency_limit=1, api_visibility="private")
     gr.on([demo.load, preset_name.change, image_size.release, channels.change, batch_size.release], **estimate)
-    stream_outputs = [loss_plot, status, preview, data_info, session]
-    training = dict(outputs=stream_outputs, preprocess=False, concurrency_id="train",
+    start_form = Form(TrainForm, path=path, files=files, image_size=image_size, channels=channels, preset=preset_name,
+                      batch_size=batch_size, lr=lr, steps=steps, ema_decay=ema, seed=seed, flip=flip,
+                      preview_every=preview_every, run_name=run_name, diffusion=controls)
+    resume_form = Form(ResumeForm, path=path, files=files, steps=steps, preview_every=preview_every, run_name=run_name)
+    training = dict(outputs=[loss_plot, status, preview, data_info, session], preprocess=False, concurrency_id="train",
                     concurrency_limit=settings.max_concurrent_runs, show_progress="minimal", show_progress_on=[status])
     listing = dict(fn=tab.checkpoints, inputs=session, outputs=checkpoints, show_progress="hidden")
     choices = dict(fn=tab.run_choices, inputs=session, outputs=run_name, api_visibility="private",
                    show_progress="hidden")
-    start_inputs = [path, files, image_size, channels, preset_name, batch_size, lr, steps, ema, seed, flip,
-                    preview_every, run_name, *controls.inputs, session]
-    for event in (start_btn.click(tab.start, start_inputs, **training, api_name="train_start"),
-                  resume_btn.click(tab.resume, [path, files, steps, preview_every, run_name, session], **training,
-                                   api_name="train_resume")):
+    for event in (start_btn.click(**start_form.event(tab.start, session), **training, api_name="train_start"),
+                  resume_btn.click(**resume_form.event(tab.resume, session), **training, api_name="train_resume")):
         event.then(**listing, api_visibility="private").then(**choices)
     refresh_btn.click(**listing, api_name="train_checkpoints").then(**choices)
     stop_btn.click(tab.stop, session, status, api_name="train_stop", show_progress="hidden")
     demo.load(**listing, api_visibility="private").then(**choices)
-    return TrainTabHandle(session, settings, tab)
+    return tab

@@ -1,0 +1,64 @@
+"""How a checkpoint of the catalogue reads on a page: its label in a picker, its summary, its line in a table.
+
+Every tab that shows checkpoints uses these, in the language of the request being served; they read the
+catalogue's typed `CheckpointSummary`, never a checkpoint's raw header.
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from server.catalogue import CheckpointSummary, Entry
+from ui.i18n import _
+
+SOURCE_LABELS = {"bundled": "{name} (bundled)", "run": "{name} (trained here)", "upload": "{name} (uploaded)"}
+
+
+def kind(channels) -> str:
+    """'grey' or 'colour', in the current language."""
+    return _("grey") if channels == 1 else _("colour")
+
+
+def run_line(summary: CheckpointSummary) -> str:
+    """'step 1,234 · 16×16 grey · tiny': a training run at a glance."""
+    return _("step {step} · {size}×{size} {kind} · {preset}").format(
+        step=f"{summary.step:,}", size=summary.image_size or "?", kind=kind(summary.channels),
+        preset=summary.preset or "?")
+
+
+def label(entry: Entry) -> str:
+    """A picker's label: 'digits (bundled)', 'bars · step 300 · 16×16 grey · tiny (trained here)', …"""
+    name = f"{entry.name} · {run_line(entry.summary)}" if entry.source == "run" else entry.name
+    return _(SOURCE_LABELS.get(entry.source, "{name}")).format(name=name)
+
+
+def choices(entries: list[Entry]) -> list[tuple[str, str]]:
+    return [(label(entry), entry.key) for entry in entries]
+
+
+def picker(entries: list[Entry], current, default: str | None = None) -> gr.Dropdown:
+    """The picker refreshed: the current choice kept if it is still there, else `default`, else the first."""
+    keys = [entry.key for entry in entries]
+    value = current if current in keys else (default if default in keys else (keys[0] if keys else None))
+    return gr.Dropdown(choices=choices(entries), value=value)
+
+
+def summary_markdown(entry: Entry) -> str:
+    """What a checkpoint was trained on and how: two lines of Markdown."""
+    s = entry.summary
+    data = s.data or _("unknown data")
+    if s.num_images is not None and s.num_held_out:
+        counts = " " + _("({count} images, {held} held out)").format(count=f"{s.num_images:,}",
+                                                                     held=f"{s.num_held_out:,}")
+    else:
+        counts = " " + _("({count} images)").format(count=f"{s.num_images:,}") if s.num_images is not None else ""
+    lines = [_("**{name}** · trained {steps} steps on *{data}*{counts}").format(
+                 name=html.escape(entry.name), steps=f"{s.step:,}", data=html.escape(data), counts=counts),
+             _("{size}×{size} {colour} · U-Net *{preset}* ({params} parameters) · {schedule} β, T = {T} · "
+               "{prediction}-prediction").format(
+                 size=s.image_size or "?", colour=kind(s.channels), preset=html.escape(s.preset or _("custom")),
+                 params=f"{s.parameters:,}" if s.parameters is not None else "?", schedule=s.schedule,
+                 T=f"{s.timesteps:,}", prediction=s.prediction)]
+    return "\n\n".join(lines)

@@ -16,6 +16,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
+from ddpm_core.fonts import font
+
 VIDEO_CODECS = {".mp4": "libx264", ".webm": "libvpx-vp9"}
 ANIMATION_SUFFIXES = (".gif", *VIDEO_CODECS)
 HEADER_PX = 20  # the strips above an animation frame's panels that carry the captions
@@ -42,8 +44,8 @@ def upscale(pixels: np.ndarray, width: int) -> np.ndarray:
     return pixels.repeat(scale, 0).repeat(scale, 1)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return font(size)  # Latin, Greek and Hangul: "DDIM η = 0" and Korean captions
 
 
 def compose_frame(panels: list[tuple[str, np.ndarray]], caption: str, width: int = PANEL_PX) -> np.ndarray:

@@ -6,6 +6,10 @@ network, with metadata `format = "ddpm-explorer"`, `format_version` and `config`
     {"architecture": "unet" | "mlp", "model": {...}, "diffusion": {...}, "prediction": "eps",
      "step": 1200, "training": {...}, "dataset": {...}, "versions": {"torch": ..., "ddpm_explorer": ...}}
 
+A network imported from elsewhere (`ddpm_core.convert`) has one set of weights, stored once as `ema.*`;
+its config says so with `"weights": ["ema"]`, records where it came from in `"source"` and the sampler
+settings it was released with in `"sampling"` (e.g. {"variance": "beta_tilde", "clip": true}).
+
 Resuming also needs `NAME.state.safetensors` beside it: the optimiser's tensors and RNG states, with
 the optimiser's scalars in its metadata. Both files are written atomically (temporary file, flush,
 fsync, rename), so a run killed at any moment leaves the previous checkpoint intact.
@@ -28,6 +32,7 @@ from safetensors.torch import save as save_bytes
 
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.errors import Message, UserError, reason_of
 
 FORMAT = "ddpm-explorer"
 FORMAT_VERSION = 1
@@ -35,7 +40,7 @@ MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; refuse hostile metadata be
 STATE_SUFFIX = ".state.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used, with a message that says why."""
 
 
@@ -51,7 +56,7 @@ def architecture_of(model: torch.nn.Module) -> str:
     for name, (_, network) in _architectures().items():
         if isinstance(model, network):
             return name
-    raise CheckpointError(f"cannot save a {type(model).__name__}; known networks: {sorted(_architectures())}")
+    raise ValueError(f"cannot save a {type(model).__name__}; known networks: {sorted(_architectures())}")
 
 
 # ---- configs ↔ JSON --------------------------------------------------------------------------------
@@ -64,17 +69,23 @@ def config_to_dict(config) -> dict:
 def config_from_dict(cls, data: dict, what: str):
     """Rebuild a config dataclass from `data`, refusing unknown keys and wrongly typed values."""
     if not isinstance(data, dict):
-        raise CheckpointError(f"the {what} configuration is not a JSON object")
+        raise CheckpointError("checkpoint.section_not_object", "the {what} configuration is not a JSON object",
+                              what=what)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise CheckpointError(f"the {what} configuration has unknown fields {unknown}; known: {sorted(fields)}")
+        raise CheckpointError("checkpoint.unknown_fields", "the {what} configuration has unknown fields {unknown}; "
+                              "known: {known}", what=what, unknown=unknown, known=sorted(fields))
     hints = typing.get_type_hints(cls)
     values = {key: _coerce(value, hints[key], f"{what}.{key}") for key, value in data.items()}
     try:
         return cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"the {what} configuration is invalid: {exc}") from None
+    except UserError as exc:
+        raise CheckpointError("checkpoint.section_invalid", "the {what} configuration is invalid: {reason}",
+                              what=what, reason=exc.message) from None
+    except (TypeError, ValueError) as exc:  # e.g. a required field missing: Python's words are not shown
+        raise CheckpointError("checkpoint.section_malformed", "the {what} configuration is invalid ({kind})",
+                              what=what, kind=type(exc).__name__) from exc
 
 
 def _coerce(value, hint, name: str):
@@ -82,13 +93,15 @@ def _coerce(value, hint, name: str):
     origin = typing.get_origin(hint)
     if origin is tuple:
         if not isinstance(value, list):
-            raise CheckpointError(f"{name} should be a list, got {type(value).__name__}")
+            raise CheckpointError("checkpoint.field_not_list", "{name} should be a list, got {kind}", name=name,
+                                  kind=type(value).__name__)
         inner = typing.get_args(hint)[0]
         return tuple(_coerce(v, inner, name) for v in value)
     expected = {int: (int,), float: (int, float), bool: (bool,), str: (str,)}.get(hint)
     if expected is not None:
         if (isinstance(value, bool) and hint is not bool) or not isinstance(value, expected):
-            raise CheckpointError(f"{name} should be {hint.__name__}, got {value!r}")
+            raise CheckpointError("checkpoint.field_type", "{name} should be {expected}, got {value!r}", name=name,
+                                  expected=hint.__name__, value=value)
         return float(value) if hint is float else value
     return value
 
@@ -122,16 +135,23 @@ def _tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{k}": v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
 
 
-def save_checkpoint(path, model: torch.nn.Module, ema: torch.nn.Module, *, diffusion: DiffusionConfig,
+def save_checkpoint(path, model: torch.nn.Module | None, ema: torch.nn.Module, *, diffusion: DiffusionConfig,
                     prediction: str = "eps", step: int = 0, training: dict | None = None,
-                    dataset: dict | None = None) -> Path:
-    """Write the network (raw and EMA weights) and its whole configuration to `path` (.safetensors)."""
+                    dataset: dict | None = None, source: dict | None = None, sampling: dict | None = None) -> Path:
+    """Write the network (raw and EMA weights) and its whole configuration to `path` (.safetensors).
+
+    `model` None stores one set of weights (an imported network's), as `ema.*`; `source` and `sampling`
+    are recorded for an imported network (see the module's docstring).
+    """
     path = Path(path)
-    config = {"architecture": architecture_of(model), "model": config_to_dict(model.config),
+    config = {"architecture": architecture_of(ema), "model": config_to_dict(ema.config),
               "diffusion": config_to_dict(diffusion), "prediction": prediction, "step": int(step),
               "training": training or {}, "dataset": dataset or {}, "versions": _versions()}
+    extra = {"weights": ["ema"] if model is None else None, "source": source, "sampling": sampling}
+    config.update({key: value for key, value in extra.items() if value})
+    tensors = _tensors("ema", ema) if model is None else {**_tensors("model", model), **_tensors("ema", ema)}
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
-    _atomic_write(path, save_bytes({**_tensors("model", model), **_tensors("ema", ema)}, metadata=metadata))
+    _atomic_write(path, save_bytes(tensors, metadata=metadata))
     return path
 
 
@@ -141,8 +161,19 @@ def state_path(path) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + STATE_SUFFIX)
 
 
-def save_training_state(path, optimizer: torch.optim.Optimizer, step: int, extra: dict | None = None) -> Path:
-    """Write the optimiser state and the RNG states beside checkpoint `path`, for resuming."""
+def pending_state_path(path) -> Path:
+    """Where the resume state of a checkpoint being saved waits until the checkpoint itself is written."""
+    target = state_path(path)
+    return target.with_name(target.name + ".pending")
+
+
+def save_training_state(path, optimizer: torch.optim.Optimizer, step: int, extra: dict | None = None,
+                        pending: bool = False) -> Path:
+    """Write the optimiser state and the RNG states beside checkpoint `path`, for resuming.
+
+    A checkpoint and its state are two files, and a run killed between the two writes must still resume
+    exactly: the trainer writes the state `pending` first, then the checkpoint, then `commit_training_state`.
+    """
     state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, values in state["state"].items():
@@ -157,9 +188,15 @@ def save_training_state(path, optimizer: torch.optim.Optimizer, step: int, extra
             tensors[f"rng.cuda.{i}"] = rng
     meta = {"step": int(step), "param_groups": state["param_groups"], "scalars": scalars, "extra": extra or {}}
     metadata = {"format": FORMAT + "-state", "format_version": str(FORMAT_VERSION), "state": json.dumps(meta)}
-    target = state_path(path)
+    target = pending_state_path(path) if pending else state_path(path)
     _atomic_write(target, save_bytes(tensors, metadata=metadata))
     return target
+
+
+def commit_training_state(path) -> Path:
+    """Make the pending state of checkpoint `path` its resume state (after the checkpoint was written)."""
+    os.replace(pending_state_path(path), state_path(path))
+    return state_path(path)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -182,35 +219,38 @@ class Checkpoint:
 def _read_header(path: Path) -> tuple[dict, dict[str, list[int]]]:
     """Metadata and tensor shapes, read without loading any tensor."""
     if not path.is_file():
-        raise CheckpointError(f"'{path.name}' does not exist or is not a file")
+        raise CheckpointError("checkpoint.missing", "'{name}' does not exist or is not a file", name=path.name)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             shapes = {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"'{path.name}' is not a readable safetensors file (damaged, truncated, or "
-                              f"another format): {exc}") from None
+    except (SafetensorError, OSError, ValueError) as exc:  # safetensors' own words ("header too large") stay out
+        raise CheckpointError("checkpoint.unreadable", "'{name}' is not a readable safetensors file (damaged, "
+                              "truncated, or another format)", name=path.name) from exc
     return metadata, shapes
 
 
 def _parse_config(path: Path, metadata: dict) -> dict:
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"'{path.name}' is a safetensors file but not a DDPM Explorer checkpoint "
-                              "(its metadata has no 'format: ddpm-explorer')")
+        raise CheckpointError("checkpoint.not_ours", "'{name}' is a safetensors file but not a DDPM Explorer "
+                              "checkpoint (its metadata has no 'format: ddpm-explorer')", name=path.name)
     version = metadata.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise CheckpointError(f"'{path.name}' has checkpoint format version {version!r}; this app reads "
-                              f"versions up to {FORMAT_VERSION}. Update the app.")
+        raise CheckpointError("checkpoint.newer_format", "'{name}' has checkpoint format version {version!r}; this "
+                              "app reads versions up to {supported}. Update the app.", name=path.name,
+                              version=version, supported=FORMAT_VERSION)
     text = metadata.get("config", "")
     if len(text) > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"'{path.name}' has {len(text):,} bytes of configuration; at most "
-                              f"{MAX_CONFIG_BYTES:,} are accepted")
+        raise CheckpointError("checkpoint.config_too_large", "'{name}' has {size:,} bytes of configuration; at most "
+                              "{limit:,} are accepted", name=path.name, size=len(text), limit=MAX_CONFIG_BYTES)
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CheckpointError(f"'{path.name}' has malformed configuration JSON ({exc.msg})") from None
+        raise CheckpointError("checkpoint.config_json", "'{name}' has malformed configuration JSON (line {line}, "
+                              "column {column})", name=path.name, line=exc.lineno, column=exc.colno) from None
     if not isinstance(config, dict):
-        raise CheckpointError(f"'{path.name}' configuration is not a JSON object")
+        raise CheckpointError("checkpoint.config_not_object", "'{name}' configuration is not a JSON object",
+                              name=path.name)
     return config
 
 
@@ -228,7 +268,8 @@ def _build_network(config: dict) -> torch.nn.Module:
     architectures = _architectures()
     name = config.get("architecture")
     if name not in architectures:
-        raise CheckpointError(f"unknown architecture {name!r}; this app knows {sorted(architectures)}")
+        raise CheckpointError("checkpoint.architecture_unknown", "unknown architecture {architecture!r}; this app "
+                              "knows {known}", architecture=name, known=sorted(architectures))
     config_cls, network = architectures[name]
     return network(config_from_dict(config_cls, config.get("model"), "model"))
 
@@ -241,10 +282,21 @@ def _check_weights(network: torch.nn.Module, shapes: dict[str, list[int]], prefi
     extra = sorted(set(present) - set(expected))
     wrong = [f"{k} (expected {expected[k]}, found {present[k]})" for k in sorted(set(expected) & set(present))
              if expected[k] != present[k]]
-    problems = [f"{label}: {items[:5]}{' …' if len(items) > 5 else ''} ({len(items)} in all)"
-                for label, items in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)) if items]
-    if problems:
-        raise CheckpointError("the weights do not fit the configured network; " + "; ".join(problems))
+    if not (missing or extra or wrong):
+        return
+    raise CheckpointError(
+        "checkpoint.weights_mismatch", "the weights do not fit the configured network{missing}{unexpected}{wrong}",
+        missing=Message("checkpoint.weights_missing", "; missing: {names} ({count} in all)", _named(missing))
+        if missing else "",
+        unexpected=Message("checkpoint.weights_unexpected", "; unexpected: {names} ({count} in all)", _named(extra))
+        if extra else "",
+        wrong=Message("checkpoint.weights_wrong_shape", "; wrong shape: {names} ({count} in all)", _named(wrong))
+        if wrong else "")
+
+
+def _named(items: list[str]) -> dict:
+    """Params naming the first five tensors of `items` and how many there are."""
+    return {"names": f"{items[:5]}{' …' if len(items) > 5 else ''}", "count": len(items)}
 
 
 def load_checkpoint(path, device="cpu") -> Checkpoint:
@@ -260,35 +312,58 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     try:
         diffusion = diffusion_config.build().to(device)
     except ValueError as exc:
-        raise CheckpointError(f"'{path.name}' has an invalid schedule: {exc}") from None
+        raise CheckpointError("checkpoint.schedule_invalid", "'{name}' has an invalid schedule: {reason}",
+                              name=path.name, reason=reason_of(exc)) from exc
     prediction = config.get("prediction", "eps")
     if prediction not in ("eps", "x0", "v"):
-        raise CheckpointError(f"'{path.name}' has unknown prediction type {prediction!r}")
+        raise CheckpointError("checkpoint.prediction_unknown", "'{name}' has unknown prediction type {prediction!r}",
+                              name=path.name, prediction=prediction)
     # Check the shapes on the meta device first: a hostile config asking for a network of terabytes
     # is refused for not fitting the file's tensors before anything is allocated.
     with torch.device("meta"):
         shape_only = _build_network(config)
-    for prefix in ("ema", "model"):
+    prefixes = ("ema",) if config.get("weights") == ["ema"] else ("ema", "model")  # one set: imported
+    for prefix in prefixes:
         _check_weights(shape_only, shapes, prefix)
-    networks = {prefix: _build_network(config) for prefix in ("ema", "model")}
+    networks = {prefix: _build_network(config) for prefix in prefixes}
     try:
         tensors = load_bytes(path.read_bytes())
     except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"'{path.name}' could not be read: {exc}") from None
+        raise CheckpointError("checkpoint.unreadable_weights", "'{name}' could not be read (damaged or truncated)",
+                              name=path.name) from exc
     for prefix, network in networks.items():
         network.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
         network.to(device).eval()
     step = config.get("step", 0)
-    return Checkpoint(networks["ema"], networks["model"], diffusion, diffusion_config, config["architecture"],
-                      prediction, int(step) if isinstance(step, int) else 0, config, path)
+    return Checkpoint(networks["ema"], networks.get("model", networks["ema"]), diffusion, diffusion_config,
+                      config["architecture"], prediction, int(step) if isinstance(step, int) else 0, config, path)
 
 
-def load_training_state(path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore the optimiser and RNG states saved beside checkpoint `path`; returns {"step", "extra"}."""
+def _state_of_step(path, step: int | None) -> Path:
+    """The state file of checkpoint `path` at `step`: its resume state, or a pending one left by a run killed
+    between writing the state and the checkpoint (see `save_training_state`)."""
     target = state_path(path)
+    if step is None:
+        return target
+    for candidate in (target, pending_state_path(path)):
+        try:
+            meta = json.loads(_read_header(candidate)[0].get("state", "{}"))
+        except (CheckpointError, json.JSONDecodeError):
+            continue
+        if meta.get("step") == step:
+            return candidate
+    raise CheckpointError("checkpoint.state_step", "'{name}' has no resume state of its step {step}; start a new "
+                          "run", name=Path(path).name, step=step)
+
+
+def load_training_state(path, optimizer: torch.optim.Optimizer, step: int | None = None) -> dict:
+    """Restore the optimiser and RNG states saved beside checkpoint `path` (those of `step`, the checkpoint's
+    own, when given); returns {"step", "extra"}."""
+    target = _state_of_step(path, step)
     metadata, _ = _read_header(target)
     if metadata.get("format") != FORMAT + "-state":
-        raise CheckpointError(f"'{target.name}' is not a DDPM Explorer training state")
+        raise CheckpointError("checkpoint.not_a_state", "'{name}' is not a DDPM Explorer training state",
+                              name=target.name)
     meta = json.loads(metadata.get("state", "{}"))
     tensors = load_bytes(target.read_bytes())
     state: dict[int, dict] = {}
@@ -301,8 +376,9 @@ def load_training_state(path, optimizer: torch.optim.Optimizer) -> dict:
         state.setdefault(int(index), {})[name] = value
     try:
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(f"'{target.name}' does not fit this optimiser: {exc}") from None
+    except (ValueError, KeyError) as exc:  # torch's words name parameter groups, not what to do
+        raise CheckpointError("checkpoint.state_mismatch", "'{name}' does not fit this optimiser ({kind})",
+                              name=target.name, kind=type(exc).__name__) from exc
     torch.set_rng_state(tensors["rng.cpu"])
     cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():

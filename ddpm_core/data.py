@@ -22,6 +22,7 @@ from torchvision.datasets import VisionDataset
 from torchvision.datasets.folder import has_file_allowed_extension
 from torchvision.transforms import v2
 
+from ddpm_core.errors import Message, UserError
 from ddpm_core.images import ImageError, decode_file, from_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -31,11 +32,12 @@ MAX_IMAGE_SIZE = 128
 MAX_IN_MEMORY_BYTES = 512 * 2**20
 NAMED_IN_SUMMARY = 5  # skipped files named in summary() and error messages
 NAMED_IN_DICT = 20  # skipped files kept in to_dict(), for a checkpoint
-SINGLE_IMAGE_NOTICE = "Only one image: the model will memorise it — a classic classroom demo."
+SINGLE_IMAGE_NOTICE = Message("data.single_image",
+                              "Only one image: the model will memorise it — a classic classroom demo.")
 SPLITS = ("all", "train", "holdout")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A user-facing problem with a training folder; the message says what and what to do."""
 
 
@@ -98,9 +100,10 @@ def held_out(relative: str, fraction: float) -> bool:
 def split_files(files: list[str], holdout: float, split: str) -> list[str]:
     """The files of one split: "all", "train" (not held out) or "holdout"."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise DataError("data.split_unknown", "unknown split {split!r}; choose one of {choices}", split=split,
+                        choices=", ".join(SPLITS))
     if not 0.0 <= holdout < 1.0:
-        raise DataError(f"the held-out share must be in [0, 1), got {holdout}")
+        raise DataError("data.holdout_range", "the held-out share must be in [0, 1), got {holdout}", holdout=holdout)
     if split == "all":
         return files
     return [f for f in files if held_out(f, holdout) == (split == "holdout")]
@@ -182,8 +185,8 @@ class ImageFolderDataset(VisionDataset):
         try:
             return decode_image(path, self.image_size, self.channels)
         except ImageError as error:  # the file changed since it was checked
-            raise DataError(f"{self.files[index]} could not be read during training: "
-                            f"{_reason(error, path, self.root)}.") from None
+            raise DataError("data.unreadable_in_training", "{file} could not be read during training: {reason}",
+                            file=self.files[index], reason=error.message) from None
 
     def extra_repr(self) -> str:
         kept = "in memory" if self.pixels is not None else "decoded per item"
@@ -221,19 +224,25 @@ class ImageFolderData:
         """A remark worth showing before training, or None."""
         return SINGLE_IMAGE_NOTICE if self.num_images == 1 else None
 
-    def summary(self) -> str:
-        """One line for people: '1,797 images from digits/ at 16×16 grey; 2 files skipped: …'."""
+    def summary(self) -> Message:
+        """One line for people: '1,797 images from digits/ at 16×16 grey; 2 files skipped: …'; each part after
+        the first is a message of its own, or "" when it does not apply."""
         data = self.dataset
-        text = (f"{_count(self.num_images, 'image')} from {self.root_name}/ at "
-                f"{_describe(data.image_size, data.channels)}"
-                f"{', randomly flipped' if data.flip else ''}")
-        if self.split == "train" and self.holdout > 0:
-            text += f" ({self.num_held_out:,} held out for evaluation)"
-        if self.skipped:
-            text += f"; {_count(len(self.skipped), 'file')} skipped: {_name_some(self.skipped)}"
-        if self.others:
-            text += f"; {_count(len(self.others), 'other file')} ignored (not an image type)"
-        return text
+        kind = Message("data.grey", "grey") if data.channels == 1 else Message("data.rgb", "RGB")
+        images = Message.plural("data.summary_images", "{count:,} image from {folder}/ at {size}×{size} {kind}{flip}",
+                                "{count:,} images from {folder}/ at {size}×{size} {kind}{flip}",
+                                count=self.num_images, folder=self.root_name, size=data.image_size, kind=kind,
+                                flip=Message("data.flipped", ", randomly flipped") if data.flip else "")
+        held = Message("data.summary_held_out", " ({count:,} held out for evaluation)", {"count": self.num_held_out}) \
+            if self.split == "train" and self.holdout > 0 else ""
+        skipped = Message.plural("data.summary_skipped", "; {count:,} file skipped: {names}",
+                                 "; {count:,} files skipped: {names}", count=len(self.skipped),
+                                 names=_name_some(self.skipped)) if self.skipped else ""
+        others = Message.plural("data.summary_ignored", "; {count:,} other file ignored (not an image type)",
+                                "; {count:,} other files ignored (not an image type)",
+                                count=len(self.others)) if self.others else ""
+        return Message("data.summary", "{images}{held}{skipped}{others}",
+                       {"images": images, "held": held, "skipped": skipped, "others": others})
 
     def to_dict(self) -> dict:
         """A JSON-safe record of the data for a checkpoint's metadata."""
@@ -245,14 +254,11 @@ class ImageFolderData:
                 "holdout": self.holdout, "split": self.split, "num_held_out": self.num_held_out}
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _name_some(entries: list[tuple[str, str]]) -> str:
+def _name_some(entries: list[tuple[str, str]]) -> str | Message:
+    """The first few 'path (reason)' entries, and how many more (the reasons are the core's English)."""
     named = ", ".join(f"{path} ({reason})" for path, reason in entries[:NAMED_IN_SUMMARY])
     more = len(entries) - NAMED_IN_SUMMARY
-    return named + (f" and {more:,} more" if more > 0 else "")
+    return Message("data.and_more", "{names} and {more:,} more", {"names": named, "more": more}) if more > 0 else named
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -275,17 +281,16 @@ def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 
     real_root, name = os.path.realpath(root), _folder_name(root)
     scan = scan_folder(real_root)
     if not scan.images:
-        raise DataError(_nothing_found(name, scan))
+        raise _nothing_found(name, scan)
     files = split_files(scan.images, holdout, split)
     if not files:
-        raise DataError(f"All {_count(len(scan.images), 'image file')} in {name}/ fall in the "
-                        f"{'held-out' if split == 'train' else 'training'} share ({holdout:.0%} held out): "
-                        f"{'lower the held-out share' if split == 'train' else 'the folder is too small to hold any out'}.")
+        raise _all_in_one_share(len(scan.images), name, holdout, split)
     keep = len(files) * channels * image_size ** 2 <= max_in_memory_bytes
     pixels, good, broken = _decode_all(real_root, files, image_size, channels, keep, progress)
     if not good:
-        raise DataError(f"None of the {_count(len(broken), 'image file')} in {name}/ could be read: "
-                        f"{_name_some(broken)}.")
+        raise DataError.plural("data.none_readable", "None of the {count:,} image file in {folder}/ could be read: "
+                               "{names}.", "None of the {count:,} image files in {folder}/ could be read: {names}.",
+                               count=len(broken), folder=name, names=_name_some(broken))
     dataset = ImageFolderDataset(real_root, good, image_size, channels, flip, pixels)
     return ImageFolderData(dataset, name, sorted(scan.skipped + broken), scan.others, holdout, split,
                            len(scan.images) - len(files) if split != "all" else 0)
@@ -293,14 +298,18 @@ def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 
 
 def _check_settings(root, image_size, channels) -> int:
     if not os.path.isdir(root):
-        problem = "is not a folder" if os.path.exists(root) else "does not exist"
-        raise DataError(f"'{os.fspath(root)}' {problem}; choose a folder of images.")
+        if os.path.exists(root):
+            raise DataError("data.not_a_folder", "'{path}' is not a folder; choose a folder of images.",
+                            path=os.fspath(root))
+        raise DataError("data.folder_missing", "'{path}' does not exist; choose a folder of images.",
+                        path=os.fspath(root))
     if isinstance(image_size, bool) or int(image_size) != image_size or \
             not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-        raise DataError(f"image size must be a whole number from {MIN_IMAGE_SIZE} to "
-                        f"{MAX_IMAGE_SIZE}, got {image_size}.")
+        raise DataError("data.image_size", "image size must be a whole number from {low} to {high}, got {value}.",
+                        low=MIN_IMAGE_SIZE, high=MAX_IMAGE_SIZE, value=image_size)
     if channels not in (1, 3):
-        raise DataError(f"channels must be 1 (grey) or 3 (colour), got {channels}.")
+        raise DataError("data.channels", "channels must be 1 (grey) or 3 (colour), got {channels}.",
+                        channels=channels)
     return int(image_size)
 
 
@@ -309,13 +318,31 @@ def _folder_name(root) -> str:
     return os.path.basename(path) or path
 
 
-def _nothing_found(name: str, scan: FolderScan) -> str:
-    text = (f"No images found in {name}/ or its subfolders (looked for "
-            f"{', '.join(IMAGE_EXTENSIONS)}, in any case).")
+def _nothing_found(name: str, scan: FolderScan) -> DataError:
+    """No image files: what the folder holds instead (other files, nothing, links not followed)."""
     if scan.others:
-        text += f" It holds {_count(len(scan.others), 'other file')}, e.g. {', '.join(scan.others[:3])}."
+        holds = Message.plural("data.no_images_others", " It holds {count:,} other file, e.g. {examples}.",
+                               " It holds {count:,} other files, e.g. {examples}.", count=len(scan.others),
+                               examples=", ".join(scan.others[:3]))
     elif not scan.skipped:
-        text += " The folder is empty (hidden files are ignored)."
-    if scan.skipped:
-        text += f" Not followed: {_name_some(scan.skipped)}."
-    return text
+        holds = Message("data.no_images_empty", " The folder is empty (hidden files are ignored).")
+    else:
+        holds = ""
+    followed = Message("data.no_images_not_followed", " Not followed: {names}.",
+                       {"names": _name_some(scan.skipped)}) if scan.skipped else ""
+    return DataError("data.no_images", "No images found in {folder}/ or its subfolders (looked for {extensions}, in "
+                     "any case).{holds}{followed}", folder=name, extensions=", ".join(IMAGE_EXTENSIONS), holds=holds,
+                     followed=followed)
+
+
+def _all_in_one_share(count: int, name: str, holdout: float, split: str) -> DataError:
+    """Every image file falls on one side of the held-out split."""
+    if split == "train":
+        return DataError.plural("data.all_held_out", "All {count:,} image file in {folder}/ fall in the held-out "
+                                "share ({share:.0%} held out): lower the held-out share.",
+                                "All {count:,} image files in {folder}/ fall in the held-out share ({share:.0%} "
+                                "held out): lower the held-out share.", count=count, folder=name, share=holdout)
+    return DataError.plural("data.none_held_out", "All {count:,} image file in {folder}/ fall in the training share "
+                            "({share:.0%} held out): the folder is too small to hold any out.",
+                            "All {count:,} image files in {folder}/ fall in the training share ({share:.0%} held "
+                            "out): the folder is too small to hold any out.", count=count, folder=name, share=holdout)

@@ -13,14 +13,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from ddpm_core.errors import UserError
+from ddpm_core.fonts import font
 from ddpm_core.images import ImageError, _open
 
 MAX_POINTS = 20_000
 MAX_WORD_LENGTH = 16
 DARK_THRESHOLD = 128  # a pixel is "dark" when its grey level is below this (0 = black)
 SHAPE_RESOLUTION = 256
-# A font that covers Hangul when Debian's fonts-nanum is installed; otherwise Pillow's bundled font.
-NANUM = "/usr/share/fonts/truetype/nanum/NanumGothicExtraBold.ttf"
 
 
 def _uniform(n: int, g: torch.Generator) -> torch.Tensor:
@@ -66,12 +66,11 @@ def checkerboard(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.stack([x, y + torch.floor(x) % 2], 1)
 
 
-def _points_from_dark_pixels(grey: np.ndarray, n: int, g: torch.Generator, what: str) -> torch.Tensor:
-    """Uniform over the dark pixels of a grey image (y up), jittered within each pixel."""
+def _points_from_dark_pixels(grey: np.ndarray, n: int, g: torch.Generator, none_dark: UserError) -> torch.Tensor:
+    """Uniform over the dark pixels of a grey image (y up), jittered within each pixel; `none_dark` if none."""
     rows, cols = np.nonzero(grey < DARK_THRESHOLD)
     if rows.size == 0:
-        raise ValueError(f"{what} has no dark pixels (none below 50% grey): draw a dark shape on a light "
-                         "background.")
+        raise none_dark
     pick = torch.randint(0, rows.size, (n,), generator=g).numpy()
     jitter = _uniform(2 * n, g).reshape(n, 2)
     x = torch.from_numpy(cols[pick].astype(np.float64)) + jitter[:, 0]
@@ -86,31 +85,35 @@ def points_from_image(path: str, n: int, g: torch.Generator) -> torch.Tensor:
             image.draft("L", (SHAPE_RESOLUTION, SHAPE_RESOLUTION))
             image = ImageOps.exif_transpose(image)
             rgba = image.convert("RGBA")
-        except (OSError, ValueError, SyntaxError, EOFError):
-            raise ImageError(f"'{os.path.basename(path)}' is damaged or truncated and could not be decoded.") from None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ImageError("image.damaged", "'{name}' is damaged or truncated and could not be decoded ({kind}).",
+                             name=os.path.basename(path), kind=type(exc).__name__) from None
     grey = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L")
     grey.thumbnail((SHAPE_RESOLUTION, SHAPE_RESOLUTION))
-    return _points_from_dark_pixels(np.asarray(grey), n, g, f"'{os.path.basename(path)}'")
+    return _points_from_dark_pixels(np.asarray(grey), n, g, UserError(
+        "lab2d.image_not_dark", "'{name}' has no dark pixels (none below 50% grey): draw a dark shape on a light "
+        "background.", name=os.path.basename(path)))
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    if os.path.exists(NANUM):
-        return ImageFont.truetype(NANUM, size)
-    return ImageFont.load_default(size=size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return font(size)  # the bundled font: a Korean word ("확산") is drawn, not boxes
 
 
 def points_from_text(word: str, n: int, g: torch.Generator) -> torch.Tensor:
     """Points sampled from a word rendered in black on white."""
     word = (word or "").strip()
     if not word:
-        raise ValueError("Type a word to turn into points.")
+        raise UserError("lab2d.word_empty", "Type a word to turn into points.")
     if len(word) > MAX_WORD_LENGTH:
-        raise ValueError(f"Words of up to {MAX_WORD_LENGTH} characters fit; '{word[:20]}…' has {len(word)}.")
+        raise UserError("lab2d.word_long", "Words of up to {high} characters fit; '{start}…' has {length}.",
+                        high=MAX_WORD_LENGTH, start=word[:20], length=len(word))
     font = _font(96)
     left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), word, font=font)
     canvas = Image.new("L", (right - left + 16, bottom - top + 16), 255)
     ImageDraw.Draw(canvas).text((8 - left, 8 - top), word, fill=0, font=font)
-    return _points_from_dark_pixels(np.asarray(canvas), n, g, f"The word '{word}'")
+    return _points_from_dark_pixels(np.asarray(canvas), n, g, UserError(
+        "lab2d.word_not_dark", "The word '{word}' has no dark pixels (none below 50% grey): draw a dark shape on a "
+        "light background.", word=word))
 
 
 SHAPES = {
@@ -131,16 +134,18 @@ def normalise(points: torch.Tensor) -> torch.Tensor:
 def sample_2d(shape: str, n: int, seed: int = 0, *, image: str | None = None, word: str | None = None) -> torch.Tensor:
     """n points (n, 2) of a named shape, or of "image" (needs `image`, a path) or "text" (needs `word`)."""
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_POINTS:
-        raise ValueError(f"The number of points must be from 2 to {MAX_POINTS:,}, got {n!r}.")
+        raise UserError("lab2d.points", "The number of points must be from 2 to {high:,}, got {n!r}.",
+                        high=MAX_POINTS, n=n)
     g = torch.Generator().manual_seed(int(seed))
     if shape == "image":
         if not image:
-            raise ValueError("Upload an image whose dark pixels make the shape.")
+            raise UserError("lab2d.image_missing", "Upload an image whose dark pixels make the shape.")
         points = points_from_image(image, n, g)
     elif shape == "text":
         points = points_from_text(word, n, g)
     elif shape in SHAPES:
         points = SHAPES[shape](n, g)
     else:
-        raise ValueError(f"Unknown shape {shape!r}; choose one of {', '.join([*SHAPES, 'image', 'text'])}.")
+        raise UserError("lab2d.shape_unknown", "Unknown shape {shape!r}; choose one of {choices}.", shape=shape,
+                        choices=", ".join([*SHAPES, "image", "text"]))
     return normalise(points)

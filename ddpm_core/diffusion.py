@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import torch
 
+from ddpm_core.errors import UserError
+
 Tensor = torch.Tensor
 INDEX_X0 = -1  # the index of x_0 itself: the end of every reverse chain
 VARIANCES = ("beta", "beta_tilde")  # σ_t² of p_θ: β_t (the paper's default) or β̃_t (Ho et al. 2020, §3.2)
@@ -58,7 +60,7 @@ class GaussianDiffusion:
         if betas.ndim != 1 or betas.numel() == 0:
             raise ValueError(f"betas must be a non-empty 1-D sequence, got shape {tuple(betas.shape)}")
         if not bool(((betas > 0) & (betas < 1)).all()):
-            raise ValueError("every β_t must lie in (0, 1)")
+            raise UserError("diffusion.betas_range", "every β_t must lie in (0, 1)")
         self.num_timesteps = betas.numel()
         self.device = torch.device("cpu")
         self.betas = betas
@@ -192,7 +194,8 @@ class GaussianDiffusion:
         at t = 1 either is β̃_2 (`first_step_clipped`).
         """
         if variance not in VARIANCES:
-            raise ValueError(f"unknown variance {variance!r}; choose one of {VARIANCES}")
+            raise UserError("diffusion.variance_unknown", "unknown variance {variance!r}; choose one of {choices}",
+                            variance=variance, choices=VARIANCES)
         return (self._extract(getattr(self, f"reverse_variance_{variance}"), t, x),
                 self._extract(getattr(self, f"reverse_log_variance_{variance}"), t, x))
 

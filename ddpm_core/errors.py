@@ -26,6 +26,11 @@ class Message:
     template: str | tuple[str, str]
     params: dict = field(default_factory=dict)
 
+    @classmethod
+    def plural(cls, code: str, singular: str, plural: str, /, **params) -> "Message":
+        """A message with a singular and a plural form, chosen by `params["count"]`."""
+        return cls(code, (singular, plural), params)
+
     def english(self) -> str:
         return fill(self.template, self.params, str, english_plural)
 
@@ -58,6 +63,10 @@ class UserError(ValueError):
         """A message with a singular and a plural form, chosen by `params["count"]`."""
         return cls(code, (singular, plural), **params)
 
+    def __reduce__(self):
+        # Pickled (or copied) as its class and Message: the default would call cls(english) and fail.
+        return _restore, (type(self), self.message)
+
     @property
     def code(self) -> str:
         return self.message.code
@@ -65,3 +74,16 @@ class UserError(ValueError):
     @property
     def params(self) -> dict:
         return self.message.params
+
+
+def _restore(cls: type, message: Message) -> UserError:
+    error = cls.__new__(cls)
+    error.message = message
+    Exception.__init__(error, message.english())
+    return error
+
+
+def reason_of(exc: BaseException) -> Message | str:
+    """What went wrong, to put inside another message: a UserError's message, else only the error's kind
+    (another library's words are not shown to people; they stay in the exception chain for the logs)."""
+    return exc.message if isinstance(exc, UserError) else type(exc).__name__

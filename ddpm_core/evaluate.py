@@ -22,6 +22,7 @@ import torch
 
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.data import SPLITS, DataError, decode_image, load_image_folder
+from ddpm_core.errors import Message, UserError
 from ddpm_core.images import ImageError, from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.devices import pick_device
@@ -33,7 +34,7 @@ MAX_EVAL_IMAGES = 4096
 def pick(pixels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """n of the images (all if fewer), a seeded random choice kept in the set's order."""
     if n < 1:
-        raise ValueError(f"the number of images must be at least 1, got {n}")
+        raise UserError("evaluate.count", "the number of images must be at least 1, got {n}", n=n)
     if n >= len(pixels):
         return pixels
     order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(seed))[:n]
@@ -50,18 +51,18 @@ def folder_pixels(root, image_size: int, channels: int, *, split: str = "all", h
     return pixels, data.summary()
 
 
-def file_pixels(paths: list, image_size: int, channels: int) -> tuple[torch.Tensor, list[tuple[str, str]]]:
+def file_pixels(paths: list, image_size: int, channels: int) -> tuple[torch.Tensor, list[tuple[str, Message]]]:
     """uint8 images (N, C, S, S) from image files (resized and centre-cropped), and [(name, why not)] of
-    those that could not be read; DataError if none could."""
+    those that could not be read; DataError (naming the first one's reason) if none could."""
     good, skipped = [], []
     for path in paths:
         try:
             good.append(decode_image(str(path), image_size, channels))
         except ImageError as exc:
-            skipped.append((Path(path).name, str(exc)))
+            skipped.append((Path(path).name, exc.message))
     if not good:
-        raise DataError("None of the files could be read as an image: "
-                        + "; ".join(f"{name}: {why}" for name, why in skipped[:3]))
+        raise DataError("evaluate.none_readable", "None of the files could be read as an image: {reason}",
+                        reason=skipped[0][1] if skipped else "")
     return torch.stack(good), skipped
 
 
@@ -69,13 +70,15 @@ def start(checkpoint: Checkpoint, pixels: torch.Tensor, *, strata: int | None = 
           seed: int = 0, device: str = "auto") -> BoundEvaluation:
     """A BoundEvaluation of `checkpoint` on uint8 `pixels`, on the device, x_t and t drawn from `seed`."""
     if checkpoint.architecture != "unet":
-        raise CheckpointError(f"'{checkpoint.path.name}' holds a 2-D model, not an image model")
+        raise CheckpointError("evaluate.points_model", "'{name}' holds a 2-D model, not an image model",
+                              name=checkpoint.path.name)
     config = checkpoint.model.config
     expected = (config.channels, config.image_size, config.image_size)
     if tuple(pixels.shape[1:]) != expected:
-        raise ValueError(f"the images are {tuple(pixels.shape[1:])} but the model takes {expected} (C, H, W)")
+        raise UserError("evaluate.shape_mismatch", "the images are {shape} but the model takes {expected} (C, H, W)",
+                        shape=tuple(pixels.shape[1:]), expected=expected)
     if strata is not None and strata < 1:
-        raise ValueError(f"the number of strata must be at least 1, got {strata}")
+        raise UserError("evaluate.strata", "the number of strata must be at least 1, got {strata}", strata=strata)
     target = pick_device(device)
     generator = torch.Generator(target).manual_seed(seed)
     model = checkpoint.model.to(target).eval()

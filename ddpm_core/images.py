@@ -12,6 +12,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
+from ddpm_core.errors import UserError
+
 MIN_RESOLUTION = 64
 MAX_RESOLUTION = 512
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -19,7 +21,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """A user-facing problem with an image file; the message says what and what to do."""
 
 
@@ -29,12 +31,12 @@ def _open(path: str) -> Image.Image:
     try:
         size = os.path.getsize(path)
     except OSError:
-        raise ImageError(f"'{name}' could not be read (no such file).") from None
+        raise ImageError("image.missing", "'{name}' could not be read (no such file).", name=name) from None
     if size == 0:
-        raise ImageError(f"'{name}' is empty (0 bytes).")
+        raise ImageError("image.empty", "'{name}' is empty (0 bytes).", name=name)
     if size > MAX_FILE_BYTES:
-        raise ImageError(f"'{name}' is {size / 2**20:.0f} MB; images up to "
-                         f"{MAX_FILE_BYTES // 2**20} MB are accepted.")
+        raise ImageError("image.file_too_large", "'{name}' is {mb:.0f} MB; images up to {limit_mb} MB are accepted.",
+                         name=name, mb=size / 2**20, limit_mb=MAX_FILE_BYTES // 2**20)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,21 +45,29 @@ def _open(path: str) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(exc))  # PIL reports the size, not the dimensions
         raise _too_large(name, int(found.group(1)) if found else None) from None
     except UnidentifiedImageError:
-        raise ImageError(f"'{name}' is not an image this app can read "
-                         "(PNG, JPEG, WebP, BMP, GIF, TIFF).") from None
-    except OSError as exc:
-        raise ImageError(f"'{name}' could not be read: {exc}.") from None
+        raise ImageError("image.not_an_image", "'{name}' is not an image this app can read "
+                         "(PNG, JPEG, WebP, BMP, GIF, TIFF).", name=name) from None
+    except OSError as exc:  # the system's text may name server paths: only its kind is shown
+        raise ImageError("image.unreadable", "'{name}' could not be read ({kind}).", name=name,
+                         kind=type(exc).__name__) from exc
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
-        raise _too_large(name, width * height, f"{width}×{height} pixels, ")
+        raise _too_large(name, width * height, (width, height))
     return image
 
 
-def _too_large(name: str, pixels: int | None, dims: str = "") -> ImageError:
-    size = f"{dims}{pixels / 1e6:.0f} MP" if pixels else "too many pixels"
-    return ImageError(f"'{name}' is too large to decode safely ({size}); the limit is "
-                      f"{MAX_PIXELS / 1e6:.0f} MP. Please downscale it first.")
+def _too_large(name: str, pixels: int | None, dims: tuple[int, int] | None = None) -> ImageError:
+    limit = MAX_PIXELS / 1e6
+    if dims:
+        return ImageError("image.too_large_sized", "'{name}' is too large to decode safely ({width}×{height} "
+                          "pixels, {mp:.0f} MP); the limit is {limit:.0f} MP. Please downscale it first.",
+                          name=name, width=dims[0], height=dims[1], mp=pixels / 1e6, limit=limit)
+    if pixels:
+        return ImageError("image.too_large", "'{name}' is too large to decode safely ({mp:.0f} MP); the limit is "
+                          "{limit:.0f} MP. Please downscale it first.", name=name, mp=pixels / 1e6, limit=limit)
+    return ImageError("image.too_many_pixels", "'{name}' is too large to decode safely (too many pixels); the "
+                      "limit is {limit:.0f} MP. Please downscale it first.", name=name, limit=limit)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -91,7 +101,8 @@ def decode_file(path: str, size: int, channels: int) -> Image.Image:
     CMYK, alpha on white, 16-bit). Shared by single uploads and training folders.
     """
     if channels not in (1, 3):
-        raise ImageError(f"channels must be 1 (grey) or 3 (colour), got {channels}.")
+        raise ImageError("image.channels", "channels must be 1 (grey) or 3 (colour), got {channels}.",
+                         channels=channels)
     name = os.path.basename(str(path))
     with _open(path) as image:
         try:
@@ -100,20 +111,39 @@ def decode_file(path: str, size: int, channels: int) -> Image.Image:
             image.load()
             return _to_mode(ImageOps.exif_transpose(image), channels)
         except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError) as exc:
-            raise ImageError(f"'{name}' is damaged or truncated and could not be decoded "
-                             f"({type(exc).__name__}).") from None
+            raise ImageError("image.damaged", "'{name}' is damaged or truncated and could not be decoded "
+                             "({kind}).", name=name, kind=type(exc).__name__) from None
 
 
-def load_image(path: str, resolution: int, channels: int = 3) -> torch.Tensor:
-    """Read an image file as a float32 tensor (C, H, W) in [−1, 1], centre-cropped to a square.
+FITS = ("pad", "crop")  # how a non-square image becomes a square: all of it, letterboxed; or its centre
+
+
+def square(image: Image.Image, resolution: int, fit: str = "pad") -> Image.Image:
+    """`image` as a resolution × resolution square: "pad" fits it whole and fills the bands with mid-grey
+    (0 in the model's space, so nothing is lost and nothing is invented); "crop" fills the square with its
+    centre (the short side fits, the long side's ends are cut)."""
+    if fit not in FITS:
+        raise ImageError("image.fit", "unknown fit {fit!r}; choose pad or crop", fit=fit)
+    if fit == "crop":
+        return TF.center_crop(TF.resize(image, resolution, antialias=True), [resolution, resolution])
+    width, height = image.size
+    scale = resolution / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    inner = image.resize(size, Image.Resampling.BILINEAR)  # the filter TF.resize uses for "crop"
+    canvas = Image.new(image.mode, (resolution, resolution), 128 if image.mode == "L" else (128, 128, 128))
+    canvas.paste(inner, ((resolution - inner.size[0]) // 2, (resolution - inner.size[1]) // 2))
+    return canvas
+
+
+def load_image(path: str, resolution: int, channels: int = 3, fit: str = "pad") -> torch.Tensor:
+    """Read an image file as a float32 tensor (C, H, W) in [−1, 1], made square by `fit` (see `square`).
 
     Raises ImageError with a message fit for the user for anything unreadable or too large.
     """
     if not MIN_RESOLUTION <= int(resolution) <= MAX_RESOLUTION:
-        raise ImageError(f"resolution must be from {MIN_RESOLUTION} to {MAX_RESOLUTION}, "
-                         f"got {resolution}.")
-    image = decode_file(path, resolution, channels)
-    image = TF.center_crop(TF.resize(image, resolution, antialias=True), [resolution, resolution])
+        raise ImageError("image.resolution", "resolution must be from {low} to {high}, got {value}.",
+                         low=MIN_RESOLUTION, high=MAX_RESOLUTION, value=resolution)
+    image = square(decode_file(path, resolution, channels), resolution, fit)
     pixels = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
     pixels = pixels.unsqueeze(-1) if pixels.ndim == 2 else pixels  # (H, W, C)
     return from_uint8(pixels.permute(2, 0, 1))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.errors import UserError
 from ddpm_core.samplers import p_mean_variance
 
 Tensor = torch.Tensor
@@ -236,7 +237,7 @@ class BoundEvaluation:
     def result(self) -> Bound:
         k = len(self._terms)
         if k == 0:
-            raise ValueError("no term of the bound has been evaluated yet")
+            raise UserError("bound.no_terms", "no term of the bound has been evaluated yet")
         return Bound(self.prior, self.timesteps[..., :k], self.weights[:k], torch.stack(self._terms, 1),
                      torch.stack(self._distortion, 1), self.draws)
 

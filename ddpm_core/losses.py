@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.errors import UserError
 
 PREDICTION_TYPES = ("eps", "x0", "v")
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -27,7 +28,8 @@ def regression_target(diffusion: GaussianDiffusion, prediction: str, x0: torch.T
         return x0
     if prediction == "v":
         return diffusion.velocity(x0, t, noise)
-    raise ValueError(f"unknown prediction type {prediction!r}; choose one of {PREDICTION_TYPES}")
+    raise UserError("loss.prediction_unknown", "unknown prediction type {prediction!r}; choose one of {choices}",
+                    prediction=prediction, choices=PREDICTION_TYPES)
 
 
 def simple_loss(model: Model, diffusion: GaussianDiffusion, x0: torch.Tensor, prediction: str = "eps",

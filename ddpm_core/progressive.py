@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_core.diffusion import GaussianDiffusion, paper_t
+from ddpm_core.errors import UserError
 from ddpm_core.likelihood import distortion
 from ddpm_core.samplers import model_predictions, sample_loop
 
@@ -41,9 +42,10 @@ def check_steps(diffusion: GaussianDiffusion, steps: list[int]) -> list[int]:
     T = diffusion.num_timesteps
     for t in steps:
         if isinstance(t, bool) or int(t) != t or not 0 <= t < T:
-            raise ValueError(f"every step t must be a whole number from 1 to T = {T:,}, got {paper_t(t)}")
+            raise UserError("progressive.step", "every step t must be a whole number from 1 to T = {T:,}, got {t}",
+                            T=T, t=paper_t(t))
     if not steps:
-        raise ValueError("choose at least one step t")
+        raise UserError("progressive.no_steps", "choose at least one step t")
     return sorted({int(t) for t in steps}, reverse=True)
 
 

@@ -23,8 +23,9 @@ import torch
 from ddpm_core.animation import ANIMATION_SUFFIXES, compose_frame, image_grid, save_animation, save_png
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.diffusion import paper_t
-from ddpm_core.samplers import SAMPLERS, VARIANCES, Frame, sample_loop, sampling_timesteps
+from ddpm_core.samplers import SAMPLERS, VARIANCES, Frame, network_evaluations, sample_loop, sampling_timesteps
 from ddpm_core.devices import pick_device
+from ddpm_core.errors import Message, UserError
 
 PRECISIONS = ("fp32", "bf16", "auto")  # auto: bf16 autocast on CUDA, fp32 elsewhere
 MAX_IMAGES = 4096  # per run, whatever the memory says
@@ -37,7 +38,7 @@ class SampleConfig:
     """How to sample: the paper's defaults (all T steps of Algorithm 2, σ² = β) unless changed."""
 
     n: int = 64
-    sampler: str = "ddpm"
+    sampler: str = "ddpm"  # ddpm, ddim, or the probability-flow ODE by euler or heun (SAMPLERS)
     steps: int | None = None  # None: all T steps
     eta: float = 0.0  # DDIM only: 0 deterministic, 1 DDPM's variance
     variance: str = "beta"  # DDPM only: σ_t² = β_t or β̃_t
@@ -46,22 +47,32 @@ class SampleConfig:
     device: str = "auto"
     precision: str = "fp32"
 
+    def network_evaluations(self, num_timesteps: int) -> int:
+        """How many times this sampling calls the network (NFE) for a process of `num_timesteps` steps."""
+        return network_evaluations(self.sampler, len(sampling_timesteps(num_timesteps, self.steps)))
+
     def check(self, num_timesteps: int) -> None:
         """ValueError naming the first setting out of range for a process of `num_timesteps` steps."""
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+            raise UserError("sample.sampler_unknown", "unknown sampler {sampler!r}; choose one of {choices}",
+                            sampler=self.sampler, choices=", ".join(SAMPLERS))
         if self.steps is not None and not 1 <= self.steps <= num_timesteps:
-            raise ValueError(f"steps must be from 1 to T = {num_timesteps} (the checkpoint's T), got {self.steps}")
+            raise UserError("sample.steps", "steps must be from 1 to T = {T} (the checkpoint's T), got {steps}",
+                            T=num_timesteps, steps=self.steps)
         if not 0.0 <= self.eta <= 1.0:
-            raise ValueError(f"η must lie in [0, 1], got {self.eta}")
+            raise UserError("sample.eta", "η must lie in [0, 1], got {eta}", eta=self.eta)
         if self.variance not in VARIANCES:
-            raise ValueError(f"unknown variance {self.variance!r}; choose one of {', '.join(VARIANCES)}")
+            raise UserError("sample.variance_unknown", "unknown variance {variance!r}; choose one of {choices}",
+                            variance=self.variance, choices=", ".join(VARIANCES))
         if not 1 <= self.n <= MAX_IMAGES:
-            raise ValueError(f"the number of images must be from 1 to {MAX_IMAGES:,}, got {self.n}")
+            raise UserError("sample.count", "the number of images must be from 1 to {high:,}, got {n}",
+                            high=MAX_IMAGES, n=self.n)
         if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+            raise UserError("sample.precision_unknown", "unknown precision {precision!r}; choose one of {choices}",
+                            precision=self.precision, choices=", ".join(PRECISIONS))
         if not 0 <= self.seed < 2**63:
-            raise ValueError(f"the seed must be a non-negative integer below 2⁶³, got {self.seed}")
+            raise UserError("sample.seed", "the seed must be a non-negative integer below 2⁶³, got {seed}",
+                            seed=self.seed)
 
 
 # ---- device, precision and memory -----------------------------------------------------------------
@@ -139,8 +150,9 @@ class SamplingRun:
 
     def __init__(self, checkpoint: Checkpoint, config: SampleConfig, memory_limit: int | None = None):
         if checkpoint.architecture != "unet":
-            raise CheckpointError(f"'{checkpoint.path.name}' holds a {checkpoint.architecture} model of 2-D points, "
-                                  "not an image model; sample it in the 2-D lab")
+            raise CheckpointError("sample.points_model", "'{name}' holds a {architecture} model of 2-D points, not "
+                                  "an image model; sample it in the 2-D lab", name=checkpoint.path.name,
+                                  architecture=checkpoint.architecture)
         config.check(checkpoint.diffusion.num_timesteps)
         self.checkpoint, self.config = checkpoint, config
         self.device = pick_device(config.device)
@@ -149,9 +161,9 @@ class SamplingRun:
         limit = max_images(checkpoint.model, self.shape, torch.device("cpu") if self.device.type == "cpu"
                            else self.device, memory_limit)
         if config.n > limit:
-            raise ValueError(f"{config.n:,} images of {self.shape[1]}×{self.shape[2]} would not fit in the memory "
-                             f"one run may use here (half of what is free, or the server's limit per run); "
-                             f"at most {limit:,} at once")
+            raise UserError("sample.memory", "{n:,} images of {size}×{size} would not fit in the memory one run "
+                            "may use here (half of what is free, or the server's limit per run); at most {limit:,} "
+                            "at once", n=config.n, size=self.shape[1], limit=limit)
         self.model = fast_model(checkpoint.model, self.device, config.precision)
         self.diffusion = checkpoint.diffusion.to(self.device)
         self.count = len(self._timesteps())
@@ -204,11 +216,16 @@ class SamplingRun:
         return {"t": self._ts[: self._recorded].copy(), "std": stats[:, 0], "x0_change": stats[:, 1]}
 
 
-def describe(config: SampleConfig, count: int) -> str:
-    """'DDIM η = 0, 50 steps' and the like."""
+def describe(config: SampleConfig, count: int) -> Message:
+    """'DDIM η = 0, 50 steps' and the like, as a coded message (str() gives the English)."""
     if config.sampler == "ddim":
-        return f"DDIM η = {config.eta:g}, {count} steps"
-    return f"DDPM σ² = {'β' if config.variance == 'beta' else 'β̃'}, {count} steps"
+        return Message("sample.describe_ddim", "DDIM η = {eta:g}, {count:,} steps", {"eta": config.eta, "count": count})
+    if config.sampler in ("euler", "heun"):
+        return Message("sample.describe_ode", "{solver} ODE ({nfe:,} NFE), {count:,} steps",
+                       {"solver": config.sampler.capitalize(), "nfe": network_evaluations(config.sampler, count),
+                        "count": count})
+    return Message("sample.describe_ddpm", "DDPM σ² = {variance}, {count:,} steps",
+                   {"variance": "β" if config.variance == "beta" else "β̃", "count": count})
 
 
 def frame_picture(frame: Frame, count: int | None = None, with_eps: bool = False) -> np.ndarray:
@@ -239,7 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a DDPM Explorer .safetensors checkpoint")
     p.add_argument("--n", type=int, default=d.n, help="number of images (default 64)")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler)
-    p.add_argument("--steps", type=int, default=None, help="reverse steps S ≤ T (default: T for ddpm, 50 for ddim)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="reverse steps S ≤ T (default: T for ddpm, 50 for ddim, euler and heun)")
     p.add_argument("--eta", type=float, default=d.eta, help="DDIM's η in [0, 1] (0: deterministic)")
     p.add_argument("--variance", choices=VARIANCES, default=d.variance, help="DDPM's σ_t²: β_t or β̃_t")
     p.add_argument("--no-clip", action="store_true", help="do not clip x̂_0 to [−1, 1]")
@@ -272,13 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_outputs(args)
         checkpoint = load_checkpoint(args.checkpoint)
-        steps = args.steps if args.steps is not None else (50 if args.sampler == "ddim" else None)
+        steps = args.steps if args.steps is not None else (None if args.sampler == "ddpm" else 50)
         config = SampleConfig(n=args.n, sampler=args.sampler, steps=steps, eta=args.eta, variance=args.variance,
                               clip=not args.no_clip, seed=args.seed, device=args.device, precision=args.precision)
         run = SamplingRun(checkpoint, config)
         every, pictures, last = keep_every(run.count, args.frames), [], None
         want_frames = bool(args.gif or args.video)
-        with tqdm(total=run.count, desc=describe(config, run.count), unit="step", dynamic_ncols=True) as bar:
+        with tqdm(total=run.count, desc=str(describe(config, run.count)), unit="step", dynamic_ncols=True) as bar:
             for frame in run.frames():
                 last = frame
                 if want_frames and (frame.index % every == 0 or frame.index == frame.count):

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_core.diffusion import INDEX_X0, VARIANCES, GaussianDiffusion, _as_index
+from ddpm_core.errors import UserError
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-SAMPLERS = ("ddpm", "ddim")
+SAMPLERS = ("ddpm", "ddim", "euler", "heun")  # euler, heun: the probability-flow ODE (ddpm_core/sde.py)
 __all__ = ["VARIANCES", "SAMPLERS", "model_predictions", "model_score", "p_mean_variance", "ddpm_step", "ddim_step",
-           "sample_loop", "sample", "sampling_timesteps", "respace", "Frame", "StepOutput", "ReverseGaussian"]
+           "sample_loop", "sample", "sampling_timesteps", "respace", "Frame", "StepOutput", "ReverseGaussian",
+           "network_evaluations"]
 
 
 class StepOutput:
@@ -53,7 +55,8 @@ def model_predictions(model: Model, diffusion: GaussianDiffusion, x_t: torch.Ten
     elif prediction in ("x0", "v"):
         pred_x0, pred_eps = (out if prediction == "x0" else diffusion.predict_x0_from_v(x_t, t, out)), None
     else:
-        raise ValueError(f"unknown prediction type {prediction!r}; choose eps, x0 or v")
+        raise UserError("sampler.prediction_unknown", "unknown prediction type {prediction!r}; choose eps, x0 or v",
+                        prediction=prediction)
     if clip:
         pred_x0, pred_eps = pred_x0.clamp(-1, 1), None
     if pred_eps is None:
@@ -130,7 +133,7 @@ def ddim_step(model: Model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: 
     step returns x̂_0 itself.
     """
     if not 0.0 <= eta <= 1.0:
-        raise ValueError(f"η must lie in [0, 1], got {eta}")
+        raise UserError("sampler.eta", "η must lie in [0, 1], got {eta}", eta=eta)
     pred_x0, pred_eps = model_predictions(model, diffusion, x_t, t, prediction, clip)
     alpha_bar_t = diffusion._extract(diffusion.alphas_cumprod, t, x_t)
     if t_prev < 0:
@@ -147,7 +150,7 @@ def sampling_timesteps(num_timesteps: int, steps: int | None = None) -> torch.Te
     """The 0-based indices τ_1 < … < τ_S of S evenly spaced steps, always including 0 and T − 1."""
     steps = num_timesteps if steps is None else steps
     if not 1 <= steps <= num_timesteps:
-        raise ValueError(f"steps must be from 1 to T = {num_timesteps}, got {steps}")
+        raise UserError("sampler.steps", "steps must be from 1 to T = {T}, got {steps}", T=num_timesteps, steps=steps)
     if steps == 1:
         return torch.tensor([num_timesteps - 1])
     return torch.linspace(0, num_timesteps - 1, steps, dtype=torch.float64).round().long().unique()
@@ -176,7 +179,8 @@ class Frame:
     """The loop's state after `index` of `count` steps, which went from x_t to x_{t_prev}.
 
     `t` and `t_prev` are 0-based indices (`t_prev` = −1 for the final x_0); `step` holds x_{t_prev}
-    (prev_sample) and the x̂_0 and ε̂ computed at x_t.
+    (prev_sample) and the x̂_0 and ε̂ computed at x_t. `nfe` counts the network evaluations so far: one per
+    step unless the sampler says otherwise (Heun's ODE solver takes two).
     """
 
     index: int
@@ -184,6 +188,17 @@ class Frame:
     t: int
     t_prev: int
     step: StepOutput
+    nfe: int | None = None
+
+    def __post_init__(self):
+        if self.nfe is None:
+            self.nfe = self.index
+
+
+def network_evaluations(sampler: str, steps: int) -> int:
+    """How many times `sampler` calls the network over `steps` steps (the NFE a UI shows beside it): one per
+    step, except Heun's two on every step but the last (ddpm_core/sde.py)."""
+    return 2 * steps - 1 if sampler == "heun" else steps
 
 
 def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *, sampler: str = "ddpm",
@@ -193,18 +208,27 @@ def sample_loop(model: Model, diffusion: GaussianDiffusion, x_T: torch.Tensor, *
     """Run the reverse process from x_T over `steps` of the T steps (all by default), yielding each step.
 
     "ddpm": Algorithm 2 on the respaced process (Nichol & Dhariwal 2021) when steps < T; "ddim":
-    Song et al.'s update with η on the same subsequence. With `start` (an index t < T), x_T is taken to be
-    x_t and the chain runs from there over `steps` of its t + 1 steps (progressive decoding).
+    Song et al.'s update with η on the same subsequence; "euler", "heun": the probability-flow ODE solved
+    over the same subsequence (`sde.euler_step`, `sde.heun_step`; each frame's `nfe` counts the network
+    evaluations). With `start` (an index t < T), x_T is taken to be x_t and the chain runs from there over
+    `steps` of its t + 1 steps (progressive decoding).
     Nothing is copied off the device, so a consumer that keeps only some frames costs the loop
     nothing; stopping the iteration stops the work.
     """
     if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+        raise UserError("sampler.unknown", "unknown sampler {sampler!r}; choose one of {choices}", sampler=sampler,
+                        choices=SAMPLERS)
     top = diffusion.num_timesteps - 1 if start is None else start
     if not 0 <= top < diffusion.num_timesteps:
-        raise ValueError(f"start must be an index from 0 to T − 1 = {diffusion.num_timesteps - 1}, got {start}")
+        raise UserError("sampler.start", "start must be an index from 0 to T − 1 = {last}, got {start}",
+                        last=diffusion.num_timesteps - 1, start=start)
     use = sampling_timesteps(top + 1, steps)
     count, x = len(use), x_T
+    if sampler in ("euler", "heun"):
+        from ddpm_core.sde import continuous_frames  # late: sde.py builds on this module
+
+        yield from continuous_frames(model, diffusion, x_T, use, method=sampler, prediction=prediction, clip=clip)
+        return
     if sampler == "ddpm":
         if count != diffusion.num_timesteps:
             diffusion, use = respace(diffusion, use)

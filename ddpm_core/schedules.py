@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ddpm_core.errors import UserError
+
 MIN_TIMESTEPS = 1
 MAX_TIMESTEPS = 4000
 
@@ -85,15 +87,16 @@ def _check_params(name: str, params: dict) -> None:
     allowed = SCHEDULE_PARAMS[name]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValueError(f"schedule '{name}' does not take {unknown}; it takes {sorted(allowed)}")
+        raise UserError("schedule.params_unknown", "schedule '{name}' does not take {unknown}; it takes {allowed}",
+                        name=name, unknown=unknown, allowed=sorted(allowed))
     for key, value in params.items():
         if key == "rescale":
             if not isinstance(value, bool):
-                raise ValueError(f"rescale must be True or False, got {value!r}")
+                raise UserError("schedule.rescale_bool", "rescale must be True or False, got {value!r}", value=value)
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{key} must be a finite number, got {value!r}")
+            raise UserError("schedule.not_finite", "{key} must be a finite number, got {value!r}", key=key, value=value)
     if name == "cosine" and not 0 <= params.get("s", 0.008) <= 1:
-        raise ValueError(f"cosine offset s must be in [0, 1], got {params['s']!r}")
+        raise UserError("schedule.cosine_offset", "cosine offset s must be in [0, 1], got {s!r}", s=params["s"])
 
 
 def make_beta_schedule(name: str, T: int, **params) -> torch.Tensor:
@@ -104,18 +107,27 @@ def make_beta_schedule(name: str, T: int, **params) -> torch.Tensor:
     [MIN_TIMESTEPS, MAX_TIMESTEPS], or parameters that would put any β outside (0, 1).
     """
     if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
+        raise UserError("schedule.unknown", "unknown schedule {name!r}; choose one of {choices}", name=name,
+                        choices=sorted(SCHEDULES))
     if isinstance(T, bool) or not isinstance(T, int) or not MIN_TIMESTEPS <= T <= MAX_TIMESTEPS:
-        raise ValueError(f"T must be an integer from {MIN_TIMESTEPS} to {MAX_TIMESTEPS}, got {T!r}")
+        raise UserError("schedule.timesteps", "T must be an integer from {low} to {high}, got {T!r}",
+                        low=MIN_TIMESTEPS, high=MAX_TIMESTEPS, T=T)
     _check_params(name, params)
     betas = SCHEDULES[name](T, **params)
     bad = ~((betas > 0) & (betas < 1))
     if bad.any():
-        i = int(bad.nonzero()[0])
-        raise ValueError(
-            f"schedule '{name}' with T={T} and {params or 'default parameters'} gives "
-            f"β_{i + 1} = {float(betas[i]):.4g}; every β_t must lie in (0, 1)"
-            + (" (rescaling multiplies the endpoints by 1000/T; turn it off or use a larger T)"
-               if params.get("rescale") else "")
-        )
+        raise _beta_out_of_range(name, T, params, int(bad.nonzero()[0]) + 1, float(betas[bad][0]))
     return betas
+
+
+def _beta_out_of_range(name: str, T: int, params: dict, t: int, beta: float) -> UserError:
+    """β_t (t = 1..T) of the schedule is outside (0, 1); say which, and how rescaling is to blame."""
+    if not params:
+        return UserError("schedule.beta_range_default", "schedule '{name}' with T={T} and default parameters gives "
+                         "β_{t} = {beta:.4g}; every β_t must lie in (0, 1)", name=name, T=T, t=t, beta=beta)
+    if params.get("rescale"):
+        return UserError("schedule.beta_range_rescaled", "schedule '{name}' with T={T} and {params} gives β_{t} = "
+                         "{beta:.4g}; every β_t must lie in (0, 1) (rescaling multiplies the endpoints by 1000/T; "
+                         "turn it off or use a larger T)", name=name, T=T, params=params, t=t, beta=beta)
+    return UserError("schedule.beta_range", "schedule '{name}' with T={T} and {params} gives β_{t} = {beta:.4g}; "
+                     "every β_t must lie in (0, 1)", name=name, T=T, params=params, t=t, beta=beta)

@@ -12,6 +12,7 @@ optimiser and RNG states are all saved, so a resumed run continues where the kil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
@@ -26,12 +27,15 @@ import torch.distributed as dist
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-from ddpm_core.checkpoints import (CheckpointError, config_from_dict, config_to_dict, load_checkpoint,
-                                   load_training_state, read_config, save_checkpoint, save_training_state)
+from ddpm_core.checkpoints import (CheckpointError, commit_training_state, config_from_dict, config_to_dict,
+                                   load_checkpoint, load_training_state, read_config, save_checkpoint,
+                                   save_training_state)
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import DataError, load_image_folder
 from ddpm_core.devices import pick_device
+from ddpm_core.errors import Message, UserError
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
+from ddpm_core.metrics import MetricsLog
 from ddpm_core.samplers import sample
 from ddpm_core.schedules import SCHEDULES
 from ddpm_core.unet import PRESETS, UNet, preset
@@ -62,18 +66,23 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+            raise UserError("train.preset_unknown", "unknown preset {preset!r}; choose one of {choices}",
+                            preset=self.preset, choices=sorted(PRESETS))
         if self.prediction not in PREDICTION_TYPES:
-            raise ValueError(f"unknown prediction {self.prediction!r}; choose one of {PREDICTION_TYPES}")
+            raise UserError("train.prediction_unknown", "unknown prediction {prediction!r}; choose one of {choices}",
+                            prediction=self.prediction, choices=PREDICTION_TYPES)
         for name, low in (("batch_size", 1), ("steps", 1), ("save_every", 1), ("warmup_steps", 0)):
             if getattr(self, name) < low:
-                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+                raise UserError("train.at_least", "{name} must be at least {low}, got {value}", name=name, low=low,
+                                value=getattr(self, name))
         if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+            raise UserError("train.precision_unknown", "unknown precision {precision!r}; choose one of {choices}",
+                            precision=self.precision, choices=PRECISIONS)
         if not 0 < self.lr <= 1 or not 0 <= self.ema_decay < 1 or not self.grad_clip > 0:
-            raise ValueError("need 0 < lr ≤ 1, 0 ≤ ema_decay < 1 and grad_clip > 0")
+            raise UserError("train.optimiser_range", "need 0 < lr ≤ 1, 0 ≤ ema_decay < 1 and grad_clip > 0")
         if not 0 <= self.holdout <= 0.5:
-            raise ValueError(f"the held-out share must be from 0 to 0.5, got {self.holdout}")
+            raise UserError("train.holdout_range", "the held-out share must be from 0 to 0.5, got {holdout}",
+                            holdout=self.holdout)
 
 
 @dataclass
@@ -104,7 +113,7 @@ def weights_fingerprint(model: torch.nn.Module) -> float:
     return float(sum(p.detach().double().sum() + p.detach().double().abs().sum() for p in model.parameters()))
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError):
     """Training cannot go on (e.g. the loss became NaN); the last saved checkpoint is intact."""
 
 
@@ -184,10 +193,12 @@ def _batches(dataset, config: TrainConfig, start_step: int, rank: int, world: in
 
 
 def _save(out_dir: Path, model, ema, optimizer, step, config, diffusion_config, dataset_info) -> Path:
-    path = save_checkpoint(out_dir / CHECKPOINT_NAME, model, ema, diffusion=diffusion_config,
-                           prediction=config.prediction, step=step, training=config_to_dict(config),
-                           dataset=dataset_info)
-    save_training_state(path, optimizer, step)
+    """The checkpoint and its resume state, in an order that a kill at any moment leaves resumable exactly."""
+    path = out_dir / CHECKPOINT_NAME
+    save_training_state(path, optimizer, step, pending=True)
+    save_checkpoint(path, model, ema, diffusion=diffusion_config, prediction=config.prediction, step=step,
+                    training=config_to_dict(config), dataset=dataset_info)
+    commit_training_state(path)
     return path
 
 
@@ -213,13 +224,13 @@ def training_step(net, model, ema, optimizer, diffusion, x0: torch.Tensor, confi
 
 def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out_dir, *, resume: bool = False,
           device: str | None = None, callback: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, log: Callable[[Message], None] | None = None) -> TrainResult:
     """Train ε_θ (or x_0 / v) on the images in `data_root` (Algorithm 1).
 
     Saves `out_dir/model.safetensors` (+ `.state.safetensors`) every `save_every` steps, at the end,
     and when `should_stop()` turns true. `resume` continues from that checkpoint. Raises DataError,
     CheckpointError or TrainingError with a message for the user. `log` receives what the user should
-    read before training starts (the data summary, skipped files, the one-image notice).
+    read before training starts, as `Message`s (the data summary with skipped files, the one-image notice).
     """
     config.check()
     out_dir = Path(out_dir)
@@ -243,30 +254,36 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
         step = _restore(out_dir / CHECKPOINT_NAME, model, ema, optimizer, device)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     autocast = _autocast(config.precision, device)
+    metrics = MetricsLog(out_dir, step) if rank == 0 else None  # the history beside the checkpoint
     start, first_step, saved = time.perf_counter(), step, None
     model.train()
-    for batch in _batches(data.dataset, config, step, rank, world):
-        if step >= config.steps:
-            break
-        lr = warmup_lr(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = training_step(net, model, ema, optimizer, diffusion, batch.to(device), config, autocast)
-        if loss is None:
-            raise TrainingError(f"the loss became NaN or infinite at step {step + 1}; training stopped. The last "
-                                f"checkpoint (step {saved_step(out_dir)}) is intact; try a lower learning rate.")
-        step += 1
-        stop = should_stop is not None and should_stop()
-        saved = None
-        if rank == 0 and (step % config.save_every == 0 or step == config.steps or stop):
-            saved = _save(out_dir, model, ema.module, optimizer, step, config, diffusion_config, data.to_dict())
-        if callback is not None and rank == 0:
-            elapsed = time.perf_counter() - start
-            callback(Progress(step, config.steps, float(loss), lr, elapsed,
-                              (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved,
-                              ema.module))
-        if stop:
-            break
+    with contextlib.closing(metrics) if metrics is not None else contextlib.nullcontext():
+        for batch in _batches(data.dataset, config, step, rank, world):
+            if step >= config.steps:
+                break
+            lr = warmup_lr(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = training_step(net, model, ema, optimizer, diffusion, batch.to(device), config, autocast)
+            if loss is None:
+                raise TrainingError("train.loss_not_finite", "the loss became NaN or infinite at step {step}; training "
+                                    "stopped. The last checkpoint (step {saved}) is intact; try a lower learning rate.",
+                                    step=step + 1, saved=saved_step(out_dir))
+            step += 1
+            stop = should_stop is not None and should_stop()
+            saved = None
+            elapsed, value = time.perf_counter() - start, float(loss)
+            if metrics is not None:
+                metrics.write(step, value, lr, elapsed)
+            if rank == 0 and (step % config.save_every == 0 or step == config.steps or stop):
+                saved = _save(out_dir, model, ema.module, optimizer, step, config, diffusion_config, data.to_dict())
+                metrics.flush()
+            if callback is not None and rank == 0:
+                callback(Progress(step, config.steps, value, lr, elapsed,
+                                  (step - first_step) * config.batch_size * world / max(elapsed, 1e-9), saved,
+                                  ema.module))
+            if stop:
+                break
     if world > 1:
         dist.barrier()
     return TrainResult(out_dir / CHECKPOINT_NAME, step, weights_fingerprint(model))
@@ -297,11 +314,12 @@ def saved_step(out_dir) -> int | None:
 def _restore(path: Path, model, ema, optimizer, device) -> int:
     checkpoint = load_checkpoint(path, device)
     if checkpoint.architecture != "unet" or checkpoint.model.config != model.config:
-        raise CheckpointError(f"'{path}' holds a different network ({checkpoint.config.get('model')}); "
-                              "resume with the settings it was trained with")
+        raise CheckpointError("train.resume_mismatch", "'{path}' holds a different network ({network}); resume "
+                              "with the settings it was trained with", path=path,
+                              network=checkpoint.config.get("model"))
     model.load_state_dict(checkpoint.raw_model.state_dict())
     ema.module.load_state_dict(checkpoint.model.state_dict())
-    step = load_training_state(path, optimizer)["step"]
+    step = load_training_state(path, optimizer, checkpoint.step)["step"]
     ema.n_averaged.fill_(step)  # else the EMA's next update would copy the weights instead of averaging
     return step
 
@@ -377,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.write(f"step {p.step}: samples in {save_sample_grid(p.ema, diffusion, config, args.out, p.step)}")
 
         result = train(config, diffusion, data_root, args.out, resume=args.resume, device=args.device,
-                       callback=report, log=bar.write)
+                       callback=report, log=lambda line: bar.write(str(line)))  # English
         bar.close()
     except (DataError, CheckpointError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

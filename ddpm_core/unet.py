@@ -10,10 +10,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ddpm_core.errors import UserError
 from ddpm_core.nn import sinusoidal_embedding
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 128
+MAX_DEEP_IMAGE_SIZE, DEEP_LEVELS = 256, 6  # Ho et al.'s 256² nets (CelebA-HQ, LSUN): 6 levels, down to 8×8
 IMAGE_CHANNELS = (1, 3)  # grey or RGB; the network maps `channels` in to `channels` out
+
+
+def max_image_size(levels: int) -> int:
+    """The largest image side a net of `levels` levels takes: 128, or 256 for the paper's 6-level 256² nets."""
+    return MAX_DEEP_IMAGE_SIZE if levels >= DEEP_LEVELS else MAX_IMAGE_SIZE
 
 
 def norm_groups(width: int) -> int:
@@ -34,6 +41,10 @@ class UNetConfig:
     `channel_mults[i]` scales `base_channels` at resolution level i (level i works on feature maps of
     `image_size / 2**i`); `attention_resolutions` lists the feature-map sizes (e.g. 16 for 16×16)
     that get self-attention. Invalid values raise ValueError on construction, naming what is allowed.
+
+    The fields after `num_heads` are layout details in which Ho et al.'s released nets (as diffusers'
+    `UNet2DModel` holds them, see `ddpm_core.convert`) differ from the nets trained here; their defaults
+    are this app's layout, so every checkpoint saved before they existed loads and computes as it did.
     """
 
     image_size: int = 32
@@ -44,6 +55,12 @@ class UNetConfig:
     attention_resolutions: tuple[int, ...] = (8,)
     dropout: float = 0.1
     num_heads: int = 1
+    attention_head_dim: int = 0  # channels per attention head (heads = width / this); 0: `num_heads` heads
+    norm_num_groups: int = 0  # GroupNorm groups in every norm; 0: chosen per width by `norm_groups`
+    norm_eps: float = 1e-5  # GroupNorm's ε (the paper's TensorFlow code: 1e-6)
+    time_freq_shift: int = 0  # timestep frequencies 10000^(−k/(dim/2 − shift)); the paper's code: 1
+    time_flip_sin_to_cos: bool = False  # timestep features [cos, sin] instead of [sin, cos]
+    downsample_padding: int = 1  # 1: pad each side; 0: pad right and bottom only (TensorFlow's "SAME", the paper's)
 
     def __post_init__(self):
         # Lists (from JSON or a UI) become tuples, so configs stay hashable and compare equal.
@@ -72,40 +89,72 @@ class UNetConfig:
         self._check_widths()
         self._check_attention()
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise UserError("unet.dropout", "dropout must be in [0, 1), got {dropout}", dropout=self.dropout)
+        self._check_layout()
 
     def _check_depth(self) -> None:
         if not self.channel_mults or any(m < 1 for m in self.channel_mults):
-            raise ValueError(f"channel_mults must be a non-empty list of positive integers, got {self.channel_mults}")
+            raise UserError("unet.channel_mults", "channel_mults must be a non-empty list of positive integers, got "
+                            "{mults}", mults=self.channel_mults)
         if self.blocks_per_level < 1:
-            raise ValueError(f"blocks_per_level must be at least 1, got {self.blocks_per_level}")
+            raise UserError("unet.at_least_one", "{name} must be at least 1, got {value}", name="blocks_per_level",
+                            value=self.blocks_per_level)
 
     def _check_image(self) -> None:
         if self.channels not in IMAGE_CHANNELS:
-            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
+            raise UserError("unet.channels", "channels must be 1 (grey) or 3 (RGB), got {channels}",
+                            channels=self.channels)
         step = 2 ** (self.levels - 1)  # each level below the first halves the feature maps
-        if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE or self.image_size % step:
-            sizes = [s for s in range(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE + 1) if s % step == 0]
-            raise ValueError(f"image_size {self.image_size} is not supported with {self.levels} levels: it must be "
-                             f"{MIN_IMAGE_SIZE}–{MAX_IMAGE_SIZE} and a multiple of {step}, e.g. "
-                             f"{', '.join(map(str, sizes[:6]))}, … {sizes[-1]}")
+        largest = max_image_size(self.levels)
+        if not MIN_IMAGE_SIZE <= self.image_size <= largest or self.image_size % step:
+            sizes = [s for s in range(MIN_IMAGE_SIZE, largest + 1) if s % step == 0]
+            raise UserError("unet.image_size", "image_size {size} is not supported with {levels} levels: it must be "
+                            "{low}–{high} and a multiple of {step}, e.g. {examples}, … {largest}",
+                            size=self.image_size, levels=self.levels, low=MIN_IMAGE_SIZE, high=largest, step=step,
+                            examples=", ".join(map(str, sizes[:6])), largest=sizes[-1])
 
     def _check_widths(self) -> None:
         if self.base_channels < 4 or self.base_channels % 4:
-            raise ValueError(f"base_channels must be a positive multiple of 4 (GroupNorm wants at least 4 "
-                             f"channels per group, see norm_groups), got {self.base_channels}")
+            raise UserError("unet.base_channels", "base_channels must be a positive multiple of 4 (GroupNorm wants "
+                            "at least 4 channels per group, see norm_groups), got {channels}",
+                            channels=self.base_channels)
 
     def _check_attention(self) -> None:
         missing = [r for r in self.attention_resolutions if r not in self.feature_sizes]
         if missing:
-            raise ValueError(f"attention_resolutions {missing} never occur: at image_size {self.image_size} "
-                             f"the feature maps are {list(self.feature_sizes)} pixels wide")
+            raise UserError("unet.attention_resolutions", "attention_resolutions {missing} never occur: at "
+                            "image_size {size} the feature maps are {sizes} pixels wide", missing=missing,
+                            size=self.image_size, sizes=list(self.feature_sizes))
         if self.num_heads < 1:
-            raise ValueError(f"num_heads must be at least 1, got {self.num_heads}")
+            raise UserError("unet.at_least_one", "{name} must be at least 1, got {value}", name="num_heads",
+                            value=self.num_heads)
         attended = [w for w, s in zip(self.widths, self.feature_sizes) if s in self.attention_resolutions]
         attended.append(self.widths[-1])  # the middle always attends
         if any(w % self.num_heads for w in attended):
-            raise ValueError(f"num_heads {self.num_heads} must divide the attended widths {sorted(set(attended))}")
+            raise UserError("unet.num_heads", "num_heads {heads} must divide the attended widths {widths}",
+                            heads=self.num_heads, widths=sorted(set(attended)))
+        if self.attention_head_dim < 0 or any(w % max(1, self.attention_head_dim) for w in attended):
+            raise UserError("unet.attention_head_dim", "attention_head_dim {dim} must be 0 or divide the attended "
+                            "widths {widths}", dim=self.attention_head_dim, widths=sorted(set(attended)))
+
+    def _check_layout(self) -> None:
+        groups = self.norm_num_groups
+        if groups < 0 or (groups and any(w % groups for w in (self.base_channels, *self.widths))):
+            raise UserError("unet.norm_groups", "norm_num_groups {groups} must be 0 (per width) or divide every "
+                            "width {widths}", groups=groups, widths=sorted({self.base_channels, *self.widths}))
+        if not 0.0 < self.norm_eps < 1.0:
+            raise UserError("unet.norm_eps", "norm_eps must be in (0, 1), got {eps}", eps=self.norm_eps)
+        if self.time_freq_shift not in (0, 1) or self.downsample_padding not in (0, 1):
+            raise UserError("unet.flags", "time_freq_shift and downsample_padding must be 0 or 1, got {shift} and "
+                            "{padding}", shift=self.time_freq_shift, padding=self.downsample_padding)
+
+    def heads(self, width: int) -> int:
+        """Attention heads at a feature width: width / attention_head_dim, or num_heads."""
+        return width // self.attention_head_dim if self.attention_head_dim else self.num_heads
+
+    def groups(self, width: int) -> int:
+        """GroupNorm groups at a feature width: norm_num_groups, or `norm_groups`' choice."""
+        return self.norm_num_groups or norm_groups(width)
 
     def to_dict(self) -> dict:
         """JSON-safe dict (tuples become lists), as stored in checkpoint metadata."""
@@ -117,7 +166,8 @@ class UNetConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown UNetConfig keys {unknown}; known keys: {sorted(known)}")
+            raise UserError("unet.keys_unknown", "unknown UNetConfig keys {unknown}; known keys: {known}",
+                            unknown=unknown, known=sorted(known))
         return cls(**data)
 
 
@@ -147,13 +197,29 @@ def preset(name: str, image_size: int = 32, channels: int = 3) -> UNetConfig:
     that size (e.g. 8×8 attention with 3 levels on 64×64 images) the nearest size it has is used.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown U-Net preset {name!r}; choose one of {sorted(PRESETS)}")
+        raise UserError("unet.preset_unknown", "unknown U-Net preset {name!r}; choose one of {choices}", name=name,
+                        choices=sorted(PRESETS))
     fields = dict(PRESETS[name])
     levels = len(fields["channel_mults"])
     sizes = tuple(image_size // 2**i for i in range(levels))
     fields["attention_resolutions"] = tuple(sorted({_nearest_size(r, sizes) for r in fields["attention_resolutions"]},
                                                    reverse=True))
     return UNetConfig(image_size=image_size, channels=channels, **fields)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, freq_shift: int = 0, flip_sin_to_cos: bool = False) -> torch.Tensor:
+    """Sinusoidal features of the 0-based timestep indices t (B,) → (B, dim), in this app's layout or the paper's.
+
+    With the defaults, `sinusoidal_embedding`'s: [sin(t·ω_k), cos(t·ω_k)], ω_k = 10000^(−k/(dim/2)). The paper's
+    code divides the exponent by dim/2 − 1 instead (freq_shift 1), and diffusers' UNet2DModel can put the
+    cosines first; both computed in diffusers' order of operations, so an imported net sees the same features.
+    """
+    if not freq_shift and not flip_sin_to_cos:
+        return sinusoidal_embedding(t, dim)
+    half = dim // 2
+    frequencies = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device) / (half - freq_shift))
+    angles = t.float()[:, None] * frequencies[None]
+    return torch.cat([angles.cos(), angles.sin()] if flip_sin_to_cos else [angles.sin(), angles.cos()], dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -171,13 +237,13 @@ def _zero(module: nn.Module) -> nn.Module:
 class ResBlock(nn.Module):
     """GroupNorm → SiLU → conv, + time projection, GroupNorm → SiLU → dropout → conv, plus the skip."""
 
-    def __init__(self, in_width: int, out_width: int, time_width: int, dropout: float):
+    def __init__(self, in_width: int, out_width: int, time_width: int, config: UNetConfig):
         super().__init__()
-        self.norm1 = nn.GroupNorm(norm_groups(in_width), in_width)
+        self.norm1 = nn.GroupNorm(config.groups(in_width), in_width, eps=config.norm_eps)
         self.conv1 = nn.Conv2d(in_width, out_width, 3, padding=1)
         self.time_proj = nn.Linear(time_width, out_width)
-        self.norm2 = nn.GroupNorm(norm_groups(out_width), out_width)
-        self.dropout = nn.Dropout(dropout)
+        self.norm2 = nn.GroupNorm(config.groups(out_width), out_width, eps=config.norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
         self.conv2 = _zero(nn.Conv2d(out_width, out_width, 3, padding=1))
         self.skip = nn.Identity() if in_width == out_width else nn.Conv2d(in_width, out_width, 1)
 
@@ -191,10 +257,10 @@ class ResBlock(nn.Module):
 class AttentionBlock(nn.Module):
     """Self-attention over the H·W positions of a feature map (residual, output projection zeroed)."""
 
-    def __init__(self, width: int, num_heads: int):
+    def __init__(self, width: int, config: UNetConfig):
         super().__init__()
-        self.num_heads = num_heads
-        self.norm = nn.GroupNorm(norm_groups(width), width)
+        self.num_heads = config.heads(width)
+        self.norm = nn.GroupNorm(config.groups(width), width, eps=config.norm_eps)
         self.qkv = nn.Conv2d(width, 3 * width, 1)
         self.proj = _zero(nn.Conv2d(width, width, 1))
 
@@ -208,13 +274,20 @@ class AttentionBlock(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Halve the feature map with a stride-2 3×3 conv."""
+    """Halve the feature map with a stride-2 3×3 conv.
 
-    def __init__(self, width: int):
+    `padding` 1 pads every side by one; 0 pads only the right and bottom, as TensorFlow's "SAME" padding
+    does for a stride-2 conv on an even size (the paper's nets): the same output size, shifted by a pixel.
+    """
+
+    def __init__(self, width: int, padding: int = 1):
         super().__init__()
-        self.conv = nn.Conv2d(width, width, 3, stride=2, padding=1)
+        self.pad_right_bottom = padding == 0
+        self.conv = nn.Conv2d(width, width, 3, stride=2, padding=padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_right_bottom:
+            x = F.pad(x, (0, 1, 0, 1))  # (left, right, top, bottom)
         return self.conv(x)
 
 
@@ -253,12 +326,12 @@ class UNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(base, time_width), nn.SiLU(), nn.Linear(time_width, time_width))
         self.down, skip_widths = self._build_down(config, time_width)
         width = config.widths[-1]
-        self.middle = TimestepSequential(ResBlock(width, width, time_width, config.dropout),
-                                         AttentionBlock(width, config.num_heads),
-                                         ResBlock(width, width, time_width, config.dropout))
+        self.middle = TimestepSequential(ResBlock(width, width, time_width, config),
+                                         AttentionBlock(width, config),
+                                         ResBlock(width, width, time_width, config))
         self.up = self._build_up(config, time_width, skip_widths)
         first = config.widths[0]
-        self.out = nn.Sequential(nn.GroupNorm(norm_groups(first), first), nn.SiLU(),
+        self.out = nn.Sequential(nn.GroupNorm(config.groups(first), first, eps=config.norm_eps), nn.SiLU(),
                                  _zero(nn.Conv2d(first, config.channels, 3, padding=1)))
 
     @staticmethod
@@ -269,14 +342,14 @@ class UNet(nn.Module):
         skip_widths = [width]  # every down block's output is concatenated back in on the way up
         for level, (out_width, size) in enumerate(zip(config.widths, config.feature_sizes)):
             for _ in range(config.blocks_per_level):
-                layers = [ResBlock(width, out_width, time_width, config.dropout)]
+                layers = [ResBlock(width, out_width, time_width, config)]
                 if size in config.attention_resolutions:
-                    layers.append(AttentionBlock(out_width, config.num_heads))
+                    layers.append(AttentionBlock(out_width, config))
                 blocks.append(TimestepSequential(*layers))
                 width = out_width
                 skip_widths.append(width)
             if level < config.levels - 1:
-                blocks.append(TimestepSequential(Downsample(width)))
+                blocks.append(TimestepSequential(Downsample(width, config.downsample_padding)))
                 skip_widths.append(width)
         return nn.ModuleList(blocks), skip_widths
 
@@ -287,9 +360,9 @@ class UNet(nn.Module):
         for level in reversed(range(config.levels)):
             out_width, size = config.widths[level], config.feature_sizes[level]
             for i in range(config.blocks_per_level + 1):
-                layers = [ResBlock(width + skip_widths.pop(), out_width, time_width, config.dropout)]
+                layers = [ResBlock(width + skip_widths.pop(), out_width, time_width, config)]
                 if size in config.attention_resolutions:
-                    layers.append(AttentionBlock(out_width, config.num_heads))
+                    layers.append(AttentionBlock(out_width, config))
                 if level > 0 and i == config.blocks_per_level:
                     layers.append(Upsample(out_width))
                 blocks.append(TimestepSequential(*layers))
@@ -302,7 +375,9 @@ class UNet(nn.Module):
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"this U-Net takes images of shape (B, {', '.join(map(str, expected))}), "
                              f"got {tuple(x.shape)}")
-        emb = self.time_mlp(sinusoidal_embedding(t, self.config.base_channels))  # (B, 4·base)
+        c = self.config
+        features = timestep_embedding(t, c.base_channels, c.time_freq_shift, c.time_flip_sin_to_cos)  # (B, base)
+        emb = self.time_mlp(features)  # (B, 4·base)
         skips, h = [], x
         for block in self.down:
             h = block(h, emb)

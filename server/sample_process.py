@@ -31,6 +31,8 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from ddpm_core.errors import Message, UserError
+
 START_TIMEOUT_S = 120.0  # importing torch in a fresh child on a loaded machine
 
 
@@ -79,7 +81,6 @@ class RunResult:
 
 def _serve(conn: Connection, stop) -> None:
     """The child's main loop: import torch once, then run jobs until the parent closes the pipe."""
-    from ddpm_core.checkpoints import CheckpointError
     import ddpm_core.sample  # noqa: F401  (torch and the samplers, imported before the first job)
 
     conn.send(("ready",))
@@ -93,11 +94,11 @@ def _serve(conn: Connection, stop) -> None:
                 _run(conn, stop, job, i, name, config)
                 if stop.is_set():
                     break
-        except (CheckpointError, ValueError, OSError) as exc:
-            conn.send(("error", str(exc)))
+        except UserError as exc:  # its Message pickles: the parent translates it by its code
+            conn.send(("error", exc.message))
         except Exception as exc:  # noqa: BLE001 (reported to the user, the child lives on)
-            traceback.print_exc()
-            conn.send(("error", f"sampling failed: {type(exc).__name__}: {exc}"))
+            traceback.print_exc()  # the details go to the server's log, not to the page
+            conn.send(("error", f"sampling failed ({type(exc).__name__})"))
         conn.send(("finished",))
 
 
@@ -199,7 +200,7 @@ class SampleJobHandle:
         self.pool, self.worker, self.job = pool, worker, job
         self.latest: LiveFrame | None = None
         self.results: list[RunResult] = []
-        self.error: str | None = None
+        self.error: Message | str | None = None  # a coded message, or a short English text if unexpected
         self.finished = False
         self.started = time.perf_counter()
         worker.stop.clear()
@@ -243,9 +244,13 @@ class SampleJobHandle:
     def _died(self) -> None:
         self.worker.process.join(5)  # the pipe closes a moment before the process is reaped
         code = getattr(self.worker.process, "exitcode", None)  # a SamplerThread has none
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        self.error = self.error or (f"the sampling process ended unexpectedly ({how}); "
-                                    "it may have run out of memory: try fewer images")
+        if code is not None and code < 0:
+            died = Message("sample.process_killed", "the sampling process ended unexpectedly (killed by signal "
+                           "{signal}); it may have run out of memory: try fewer images", {"signal": -code})
+        else:
+            died = Message("sample.process_exited", "the sampling process ended unexpectedly (exit code {code}); it "
+                           "may have run out of memory: try fewer images", {"code": code})
+        self.error = self.error or died
         self.finished = True
 
     def stop(self) -> None:
@@ -274,6 +279,10 @@ class SampleJobHandle:
             self.poll(0.5)
 
 
+class SamplersBusyError(UserError, RuntimeError):
+    """Every sampling process of the pool is busy (a RuntimeError, as before, with a coded message)."""
+
+
 class SamplerPool:
     """Child processes for sampling, started with "spawn" when first needed and kept for the next job."""
 
@@ -291,8 +300,8 @@ class SamplerPool:
         `wait` s for one to end (a stopped job ends within a step), then RuntimeError."""
         with self._lock:
             if not self._lock.wait_for(lambda: self._busy < self.size, timeout=wait):
-                raise RuntimeError(f"{self.size} sampling run(s) are going on this server already; "
-                                   "try again in a moment")
+                raise SamplersBusyError("sample.busy", "{count} sampling run(s) are going on this server already; "
+                                        "try again in a moment", count=self.size)
             while self._idle and not self._idle[-1].alive():
                 self._idle.pop().close()
             worker = self._idle.pop() if self._idle else self._new_worker()

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ddpm_core.errors import UserError
 from server.uploads import UploadLimits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def demo_mode() -> bool:
     if value is None:
         return bool(os.environ.get("SPACE_ID"))
     if value.strip().lower() not in _TRUE | _FALSE:
-        raise ValueError(f"DDPM_DEMO must be 1 or 0, got {value!r}")
+        raise UserError("settings.demo", "DDPM_DEMO must be 1 or 0, got {value!r}", value=value)
     return value.strip().lower() in _TRUE
 
 
@@ -62,7 +63,8 @@ def load() -> Settings:
     """The settings as the environment says now."""
     runs = int(os.environ.get("DDPM_MAX_RUNS") or default_max_runs())
     if runs < 1:
-        raise ValueError(f"DDPM_MAX_RUNS must be at least 1, got {runs}")
+        raise UserError("settings.at_least_one", "{name} must be at least 1, got {value!r}", name="DDPM_MAX_RUNS",
+                        value=runs)
     if demo_mode():
         return Settings(demo=True, max_steps=2_000, max_image_size=64, max_batch_size=64,
                         max_concurrent_runs=runs, uploads=DEMO_UPLOADS)
@@ -92,7 +94,8 @@ def sample_memory_bytes() -> int | None:
         return 1024 * 2**20 if demo_mode() else None
     megabytes = int(value)
     if megabytes < 1:
-        raise ValueError(f"DDPM_SAMPLE_MEMORY_MB must be at least 1, got {value!r}")
+        raise UserError("settings.at_least_one", "{name} must be at least 1, got {value!r}",
+                        name="DDPM_SAMPLE_MEMORY_MB", value=value)
     return megabytes * 2**20
 
 

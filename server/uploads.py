@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ddpm_core.data import IMAGE_EXTENSIONS
+from ddpm_core.errors import UserError
 
 ZIP_EXTENSION = ".zip"
 CHUNK_BYTES = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")  # "C:..." is absolute on Windows
 
 
-class UploadError(ValueError):
+class UploadError(UserError):
     """Uploaded files that cannot be used; the message names the file or zip entry and says why."""
 
 
@@ -45,10 +46,6 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:,.1f} MB"
-
-
 def collect_uploads(paths, dest_dir, limits: UploadLimits = UploadLimits()) -> Path:
     """Copy the uploaded images and extract the images of at most one .zip into `dest_dir`; return it.
 
@@ -60,14 +57,15 @@ def collect_uploads(paths, dest_dir, limits: UploadLimits = UploadLimits()) -> P
         raise ValueError(f"'{dest}' is not empty; uploads go into an empty folder")
     files = [Path(p) for p in paths or []]
     if not files:
-        raise UploadError("Upload some images, or one .zip of images, first.")
+        raise UploadError("upload.none", "Upload some images, or one .zip of images, first.")
     images, archives, others = _classify(files)
     _check_uploads(files, images, limits)
     if len(archives) > 1:
-        raise UploadError(f"Upload one .zip at a time; got {len(archives)}: {', '.join(p.name for p in archives)}.")
+        raise UploadError("upload.one_zip", "Upload one .zip at a time; got {count}: {names}.", count=len(archives),
+                          names=", ".join(p.name for p in archives))
     entries = _safe_entries(archives[0], limits, len(images)) if archives else []
     if not images and not entries:
-        raise UploadError(_nothing_usable(others, archives))
+        raise _nothing_usable(others, archives)
     dest.mkdir(parents=True, exist_ok=True)
     try:
         if archives:
@@ -84,7 +82,7 @@ def _classify(files: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
     images, archives, others = [], [], []
     for path in files:
         if path.is_symlink() or not path.is_file():
-            raise UploadError(f"'{path.name}' is not a regular file.")
+            raise UploadError("upload.not_regular", "'{name}' is not a regular file.", name=path.name)
         name = path.name.lower()
         (images if is_image_name(name) else archives if name.endswith(ZIP_EXTENSION) else others).append(path)
     return images, archives, others
@@ -92,20 +90,22 @@ def _classify(files: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
 
 def _check_uploads(files: list[Path], images: list[Path], limits: UploadLimits) -> None:
     if len(files) > limits.max_files:
-        raise UploadError(f"{len(files):,} files uploaded; at most {limits.max_files:,} are accepted here. "
-                          "Upload fewer, or one .zip.")
+        raise UploadError("upload.too_many_files", "{count:,} files uploaded; at most {limit:,} are accepted here. "
+                          "Upload fewer, or one .zip.", count=len(files), limit=limits.max_files)
     total = sum(path.stat().st_size for path in files)
     if total > limits.max_upload_bytes:
-        raise UploadError(f"The uploads total {_mb(total)}; at most {_mb(limits.max_upload_bytes)} are accepted "
-                          "here. Use fewer or smaller images (they are resized to at most 128 px anyway).")
+        raise UploadError("upload.too_large", "The uploads total {mb:,.1f} MB; at most {limit_mb:,.1f} MB are "
+                          "accepted here. Use fewer or smaller images (they are resized to at most 128 px anyway).",
+                          mb=total / 2**20, limit_mb=limits.max_upload_bytes / 2**20)
 
 
-def _nothing_usable(others: list[Path], archives: list[Path]) -> str:
+def _nothing_usable(others: list[Path], archives: list[Path]) -> UploadError:
     if archives:
-        return (f"'{archives[0].name}' holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}, in any case; "
-                "nested archives are not opened).")
-    names = ", ".join(p.name for p in others[:5])
-    return f"None of the uploaded files is an image or a .zip: {names}."
+        return UploadError("upload.zip_no_images", "'{name}' holds no images (looked for {extensions}, in any case; "
+                           "nested archives are not opened).", name=archives[0].name,
+                           extensions=", ".join(IMAGE_EXTENSIONS))
+    return UploadError("upload.no_images", "None of the uploaded files is an image or a .zip: {names}.",
+                       names=", ".join(p.name for p in others[:5]))
 
 
 # ---- the zip ----------------------------------------------------------------------------------------
@@ -123,11 +123,12 @@ def _safe_entries(archive: Path, limits: UploadLimits, copied: int) -> list[tupl
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise UploadError(f"'{archive.name}' is not a readable zip file ({exc}).") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # zipfile's own words stay out of the message
+        raise UploadError("upload.zip_unreadable", "'{name}' is not a readable zip file (damaged, truncated, or "
+                          "another format).", name=archive.name) from exc
     if len(infos) > limits.max_zip_entries:
-        raise UploadError(f"'{archive.name}' has {len(infos):,} entries; at most {limits.max_zip_entries:,} "
-                          "are accepted here.")
+        raise UploadError("upload.zip_entries", "'{name}' has {count:,} entries; at most {limit:,} are accepted "
+                          "here.", name=archive.name, count=len(infos), limit=limits.max_zip_entries)
     chosen, seen, total = [], set(), 0
     for info in infos:
         relative = _check_entry(archive, info, limits)
@@ -137,11 +138,13 @@ def _safe_entries(archive: Path, limits: UploadLimits, copied: int) -> list[tupl
         chosen.append((info, relative))
         total += info.file_size
     if copied + len(chosen) > limits.max_files:
-        raise UploadError(f"'{archive.name}' holds {len(chosen):,} images (plus {copied:,} uploaded beside it); "
-                          f"at most {limits.max_files:,} are accepted here.")
+        raise UploadError("upload.zip_too_many_images", "'{name}' holds {count:,} images (plus {copied:,} uploaded "
+                          "beside it); at most {limit:,} are accepted here.", name=archive.name, count=len(chosen),
+                          copied=copied, limit=limits.max_files)
     if total > limits.max_unzipped_bytes:
-        raise UploadError(f"The images in '{archive.name}' would take {_mb(total)} unpacked; at most "
-                          f"{_mb(limits.max_unzipped_bytes)} are accepted here.")
+        raise UploadError("upload.zip_too_large", "The images in '{name}' would take {mb:,.1f} MB unpacked; at most "
+                          "{limit_mb:,.1f} MB are accepted here.", name=archive.name, mb=total / 2**20,
+                          limit_mb=limits.max_unzipped_bytes / 2**20)
     return chosen
 
 
@@ -149,21 +152,24 @@ def _check_entry(archive: Path, info: zipfile.ZipInfo, limits: UploadLimits) -> 
     """The '/'-joined path to extract the entry to, None to skip it, or UploadError if it is unsafe."""
     name = info.filename
     parts = _parts(name)
-    where = f"'{archive.name}' contains '{name}'"
     if parts is None:
-        raise UploadError(f"{where}, a path outside the folder it unpacks into (absolute or with '..'); "
-                          "nothing was extracted.")
+        raise UploadError("upload.zip_slip", "'{name}' contains '{entry}', a path outside the folder it unpacks into "
+                          "(absolute or with '..'); nothing was extracted.", name=archive.name, entry=name)
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise UploadError(f"{where}, a symbolic link; links are not accepted, nothing was extracted.")
+        raise UploadError("upload.zip_link", "'{name}' contains '{entry}', a symbolic link; links are not accepted, "
+                          "nothing was extracted.", name=archive.name, entry=name)
     if info.is_dir() or not parts or not is_image_name(parts[-1]) or any(p.startswith(".") for p in parts) \
             or parts[0] == "__MACOSX":
         return None  # folders, other files, nested zips, hidden files and macOS resource forks
     if info.flag_bits & 0x1:
-        raise UploadError(f"{where}, which is encrypted; upload a zip without a password.")
+        raise UploadError("upload.zip_encrypted", "'{name}' contains '{entry}', which is encrypted; upload a zip "
+                          "without a password.", name=archive.name, entry=name)
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
-        raise UploadError(f"{where}, which unpacks {ratio:,.0f} times larger ({_mb(info.file_size)}): a zip "
-                          f"bomb? At most {limits.max_ratio:,.0f}:1 is accepted; nothing was extracted.")
+        raise UploadError("upload.zip_bomb", "'{name}' contains '{entry}', which unpacks {ratio:,.0f} times larger "
+                          "({mb:,.1f} MB): a zip bomb? At most {limit:,.0f}:1 is accepted; nothing was extracted.",
+                          name=archive.name, entry=name, ratio=ratio, mb=info.file_size / 2**20,
+                          limit=limits.max_ratio)
     return "/".join(parts)
 
 
@@ -175,7 +181,8 @@ def _extract(archive: Path, entries: list[tuple[zipfile.ZipInfo, str]], dest: Pa
         for info, relative in entries:
             target = Path(root, *PurePosixPath(relative).parts)
             if os.path.commonpath([os.path.realpath(target.parent), root]) != root:
-                raise UploadError(f"'{archive.name}' entry '{info.filename}' would land outside the folder.")
+                raise UploadError("upload.zip_outside", "'{name}' entry '{entry}' would land outside the folder.",
+                                  name=archive.name, entry=info.filename)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as source, open(target, "xb") as sink:
@@ -184,12 +191,14 @@ def _extract(archive: Path, entries: list[tuple[zipfile.ZipInfo, str]], dest: Pa
                         entry_bytes += len(chunk)
                         written += len(chunk)
                         if entry_bytes > info.file_size or written > limits.max_unzipped_bytes:
-                            raise UploadError(f"'{archive.name}' entry '{info.filename}' unpacks to more than "
-                                              "its header says; the zip is refused.")
+                            raise UploadError("upload.zip_understated", "'{name}' entry '{entry}' unpacks to more "
+                                              "than its header says; the zip is refused.", name=archive.name,
+                                              entry=info.filename)
                         sink.write(chunk)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-                raise UploadError(f"'{archive.name}' entry '{info.filename}' could not be extracted ({exc}).") \
-                    from None
+                raise UploadError("upload.zip_extract_failed", "'{name}' entry '{entry}' could not be extracted "
+                                  "({kind}).", name=archive.name, entry=info.filename, kind=type(exc).__name__) \
+                    from exc
 
 
 def _free_name(dest: Path, name: str) -> Path:

@@ -166,3 +166,27 @@ def test_resuming_from_a_saved_state_matches_an_uninterrupted_run(tmp_path):
     _train(resumed, resumed_optimizer, 5, generator)
     for name, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_a_run_killed_between_its_state_and_its_checkpoint_resumes_from_a_matching_pair(tmp_path):
+    """The trainer writes the state pending, then the checkpoint, then commits the state: a kill after either
+    write leaves a checkpoint whose own step's state is found (the committed or the pending file)."""
+    from ddpm_core.checkpoints import (commit_training_state, load_training_state, pending_state_path,
+                                       save_training_state)
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    path = tmp_path / "model.safetensors"
+    save_training_state(path, optimizer, 5, pending=True)
+    commit_training_state(path)  # step 5: a complete save
+    save_training_state(path, optimizer, 10, pending=True)  # killed here: the checkpoint still says step 5
+    assert load_training_state(path, optimizer, 5)["step"] == 5
+    # killed after writing the step-10 checkpoint, before committing its state: the pending one is used
+    assert load_training_state(path, optimizer, 10)["step"] == 10
+    commit_training_state(path)
+    assert not pending_state_path(path).exists() and load_training_state(path, optimizer, 10)["step"] == 10
+    with pytest.raises(ValueError, match="has no resume state of its step 15") as info:
+        load_training_state(path, optimizer, 15)
+    assert info.value.code == "checkpoint.state_step"

@@ -106,7 +106,7 @@ def test_grey_and_rgb_channel_counts(tmp_path):
     assert grey.dataset[0].shape == (1, 16, 16) and rgb.dataset[0].shape == (3, 16, 16)
     assert to_uint8(grey.dataset[0])[0, 0] == 76  # ITU-R 601 luma of pure red
     assert tuple(to_uint8(rgb.dataset[0])[0, 0]) == (255, 0, 0)
-    assert "16×16 grey" in grey.summary() and "16×16 RGB" in rgb.summary()
+    assert "16×16 grey" in str(grey.summary()) and "16×16 RGB" in str(rgb.summary())
 
 
 def _broken_folder(root):
@@ -131,7 +131,7 @@ def test_unreadable_files_are_skipped_and_reported(tmp_path):
     assert reasons["empty.png"] == "empty (0 bytes)"
     assert reasons["bomb.png"] == "too large to decode safely (400 MP); the limit is 40 MP"
     assert loaded.others == ["readme.txt"]
-    summary = loaded.summary()
+    summary = str(loaded.summary())
     assert summary.startswith("1 image from cats/ at 16×16 RGB")
     assert "4 files skipped: bomb.png (too large" in summary and "notes.png (not an image" in summary
     assert "1 other file ignored" in summary
@@ -153,7 +153,7 @@ def test_summary_names_a_few_skipped_files_and_counts_the_rest(tmp_path):
     _save(tmp_path / "many" / "ok.png", _noise(16))
     for i in range(8):
         (tmp_path / "many" / f"bad{i}.png").write_bytes(b"")
-    summary = load_image_folder(tmp_path / "many", 16).summary()
+    summary = str(load_image_folder(tmp_path / "many", 16).summary())
     assert "8 files skipped" in summary and summary.endswith("and 3 more")
 
 
@@ -296,5 +296,5 @@ def test_eighteen_hundred_small_images_load_quickly(tmp_path):
     loaded = load_image_folder(tmp_path / "digits", 16, channels=1)
     elapsed = time.perf_counter() - start
     assert loaded.num_images == 1800 and loaded.dataset.pixels.shape == (1800, 1, 16, 16)
-    assert loaded.summary().startswith("1,800 images from digits/ at 16×16 grey")
+    assert str(loaded.summary()).startswith("1,800 images from digits/ at 16×16 grey")
     assert elapsed < 30  # about 0.6 s on 2 busy cores; the bound only catches pathologies

@@ -59,7 +59,7 @@ def test_the_splits_of_the_bundled_digits_are_disjoint_and_complete():
     assert set(train_files).isdisjoint(holdout_files) and sorted(train_files + holdout_files) == files
     assert len(holdout_files) == 187  # the number the bundled checkpoint's README quotes
     data = load_image_folder(DIGITS, 16, 1, flip=False, holdout=0.1, split="train")
-    assert data.num_images == 1610 and data.num_held_out == 187 and "187 held out for evaluation" in data.summary()
+    assert data.num_images == 1610 and data.num_held_out == 187 and "187 held out for evaluation" in str(data.summary())
     assert data.to_dict()["holdout"] == 0.1 and data.to_dict()["split"] == "train"
     with pytest.raises(ValueError, match="unknown split"):
         split_files(files, 0.1, "test")

@@ -68,8 +68,6 @@ def test_catalogue_entries_are_korean_and_keep_their_placeholders():
 
 def test_core_messages_translate_with_their_numbers():
     with i18n.language_scope("ko"):
-        for english, _ in [(p.pattern, k) for p, k in i18n.KO_MESSAGES][:0]:
-            pass  # (patterns are checked one by one in test_message_patterns below)
         assert i18n.message("an unknown message 42") == "an unknown message 42"
     assert i18n.message("Seed must be from 0 to 10, got 11.") == "Seed must be from 0 to 10, got 11."
 

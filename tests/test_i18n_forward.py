@@ -27,7 +27,7 @@ def _step(t, schedule) -> forward_tab.Step:
 
 @pytest.fixture(scope="module")
 def image():
-    return forward_tab.load({"path": DEFAULT_IMAGE}, 64, "colour", 0)
+    return forward_tab.load({"path": DEFAULT_IMAGE}, 64, "colour", 0, "pad")
 
 
 def test_the_tab_layout_has_no_untranslated_text():
@@ -84,7 +84,7 @@ def test_markov_vs_closed_table_and_messages(image):
     with pytest.raises(gr.Error, match="Load an image first"):
         forward_tab.forward(None, _step(3, LINEAR))
     with pytest.raises(gr.Error, match="다시 업로드하세요"):
-        forward_tab.load({"url": "x"}, 64, "colour", 0, korean_request())
+        forward_tab.load({"url": "x"}, 64, "colour", 0, "pad", korean_request())
 
 
 def test_schedule_curves_are_cached_per_language():

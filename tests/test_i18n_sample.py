@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, korean_request
+from ddpm_core.sample import SampleConfig, describe
 from server.sample_process import RunResult
 from server import settings as deployment
 from server.catalogue import Catalogue
@@ -108,7 +109,7 @@ def test_the_live_view_in_both_languages():
     panels = [np.zeros((8, 8), np.uint8)] * 2
     english = sample_tab.live_html("DDIM η = 0, 100 steps", 12, 100, 880, 2.0, panels)
     with i18n.language_scope("ko"):
-        korean = sample_tab.live_html(sample_tab.described("DDIM η = 0, 100 steps"), 12, 100, 880, 2.0, panels)
+        korean = sample_tab.live_html(sample_tab.described(describe(SampleConfig(sampler="ddim", eta=0.0), 100)), 12, 100, 880, 2.0, panels)
     assert "step 12 / 100 · t = 880 · 6.0 steps/s · 15 s left" in _text(english)
     assert "DDIM η = 0, 100 스텝" in _text(korean)
     assert "스텝 12 / 100 · t = 880 · 초당 6.0 스텝 · 남은 시간 15 s" in _text(korean)
@@ -116,7 +117,7 @@ def test_the_live_view_in_both_languages():
 
 
 def test_the_comparison_in_korean():
-    result = RunResult(name="digits", description="DDPM σ² = β, 6 steps", kept=[], count=6,
+    result = RunResult(name="digits", description=describe(SampleConfig(), 6), kept=[], count=6,
                        final=np.zeros((8, 8), np.uint8), seconds=1.5, stopped=True, slug="ddpm")
     english = sample_tab.compare_html([result])
     with i18n.language_scope("ko"):

@@ -14,7 +14,10 @@ import pytest
 from conftest import korean_request
 from ddpm_core.data import SINGLE_IMAGE_NOTICE
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainingError
+from PIL import Image
+
 from ddpm_core.config import DiffusionConfig
+from ddpm_core.data import load_image_folder
 from server import settings as deployment
 from server.sessions import Session
 from ui import i18n, train_tab
@@ -98,17 +101,32 @@ def test_the_preset_estimate_is_in_the_pages_language(monkeypatch):
     assert "약 60분" in tab.estimate("tiny", 16, 1, 8, korean_request()).info
 
 
-def test_the_data_summary_in_korean():
-    line = ("1,797 images from digits/ at 16×16 grey, randomly flipped (187 held out for evaluation); "
-            "2 files skipped: a.png (empty (0 bytes)), b.jpg (damaged); 1 other file ignored (not an image type)")
-    assert train_tab.data_line(line) == line
+def test_the_data_summary_in_korean(tmp_path):
+    """The summary of a real folder (flipped, a share held out, broken and foreign files) in both languages."""
+    import numpy as np
+    from PIL import Image
+
+
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(np.full((8, 8), 6 * i, np.uint8)).save(folder / f"{i:02d}.png")
+    (folder / "a.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a picture")
+    data = load_image_folder(folder, 16, 1, flip=True, holdout=0.25, split="train")
+    summary, kept, held = data.summary(), data.num_images, data.num_held_out
+    assert kept + held == 40 and held > 0
+    english = train_tab.data_line(summary)
+    assert english == str(summary)
+    assert english.startswith(f"{kept} images from digits/ at 16×16 grey, randomly flipped ({held} held out for "
+                              "evaluation); 1 file skipped: a.png") and english.endswith(
+        "; 1 other file ignored (not an image type)")
     with i18n.language_scope("ko"):
-        assert train_tab.data_line(line) == (
-            "digits/의 이미지 1,797장, 16×16 흑백, 무작위 좌우 반전 (평가용으로 187장 제외); "
-            "파일 2개 건너뜀: a.png (empty (0 bytes)), b.jpg (damaged); 이미지 형식이 아닌 파일 1개 무시")
-        assert train_tab.data_line("1 image from my set/ at 32×32 RGB") == "my set/의 이미지 1장, 32×32 RGB"
+        korean = train_tab.data_line(summary)
+        assert korean.startswith(f"digits/의 이미지 {kept}장, 16×16 흑백, 무작위 좌우 반전 (평가용으로 {held}장 제외); "
+                                 "파일 1개 건너뜀: a.png") and korean.endswith("; 이미지 형식이 아닌 파일 1개 무시")
         assert HANGUL.search(train_tab.data_line(SINGLE_IMAGE_NOTICE))
-        assert train_tab.data_line("3 fake images") == "3 fake images"  # an unknown line stays as it is
+        assert train_tab.data_line("3 fake images") == "3 fake images"  # a plain text stays as it is
 
 
 def _form(path, files, steps: int, run: str) -> train_tab.TrainForm:
@@ -126,7 +144,7 @@ def test_a_run_streams_korean_status_built_outside_the_training_thread(runs, tmp
 
     def fake_train(config, diffusion, data, out, *, callback, log, **_):
         threads.append(threading.current_thread().name)
-        log("24 images from bars/ at 16×16 grey")
+        log(load_image_folder(data, 16, 1, flip=False).summary())  # what train() logs: a coded Message
         for step in range(1, config.steps + 1):
             callback(Progress(step, config.steps, 0.25, 1e-4, 0.5 * step, 80.0))
         return SimpleNamespace(step=config.steps)
@@ -134,6 +152,8 @@ def test_a_run_streams_korean_status_built_outside_the_training_thread(runs, tmp
     monkeypatch.setattr(train_tab, "train", fake_train)
     tab = train_tab.TrainTab(LOCAL)
     (tmp_path / "bars").mkdir()
+    for i in range(24):
+        Image.new("L", (8, 8), 10 * i).save(tmp_path / "bars" / f"{i}.png")
     _, updates = _start(tab, tmp_path / "bars", 30, "kor", korean_request())
     updates = list(updates)
     assert threads == ["job-train-kor"], "train() ran in the job's thread"

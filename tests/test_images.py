@@ -32,7 +32,7 @@ def test_pixel_mapping_endpoints():
 def test_resize_and_centre_crop_to_a_square(tmp_path):
     wide = np.zeros((100, 300, 3), dtype=np.uint8)
     wide[:, 100:200] = 255  # a white centre third: after a centre crop the whole square is white
-    x = load_image(_save(tmp_path, "wide.png", Image.fromarray(wide)), 64)
+    x = load_image(_save(tmp_path, "wide.png", Image.fromarray(wide)), 64, fit="crop")
     assert x.shape == (3, 64, 64)
     assert to_uint8(x)[:, 4:-4].min() >= 250
 
@@ -123,3 +123,25 @@ def test_bundled_examples_all_load():
     assert len(files) >= 4
     for path in files:
         assert load_image(str(path), 128).shape == (3, 128, 128)
+
+
+def test_pad_keeps_the_whole_of_a_wide_image_and_crop_keeps_its_centre(tmp_path):
+    """"HELLO DDPM" must not become "HELLO DDPN": a 2:1 image with a mark at its right edge, made square."""
+    from ddpm_core.images import load_image
+
+    pixels = np.full((50, 100), 255, np.uint8)
+    pixels[20:30, 92:100] = 0  # the mark, at the far right
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    padded = load_image(str(tmp_path / "wide.png"), 64, channels=1)  # the default: pad
+    cropped = load_image(str(tmp_path / "wide.png"), 64, channels=1, fit="crop")
+    assert padded.shape == cropped.shape == (1, 64, 64)
+    # pad: the image is 64×32 in the middle rows, with mid-grey (0 in model space) bands above and below
+    assert padded[0, :15].abs().max() < 0.01 and padded[0, -15:].abs().max() < 0.01
+    assert padded[0, 30:35, 60:63].mean() < -0.5  # the mark survives at the right edge
+    assert cropped.min() > 0.9  # crop keeps the centre 50×50: the mark is gone, all white
+    square = np.full((40, 40), 255, np.uint8)
+    Image.fromarray(square).save(tmp_path / "square.png")
+    square_file = str(tmp_path / "square.png")
+    assert torch.equal(load_image(square_file, 64, 1), load_image(square_file, 64, 1, fit="crop"))
+    with pytest.raises(ValueError, match="unknown fit 'stretch'"):
+        load_image(square_file, 64, 1, fit="stretch")

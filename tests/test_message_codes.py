@@ -87,3 +87,33 @@ def test_core_errors_reach_the_page_in_korean(call, korean):
         call()
     with i18n.language_scope("ko"):
         assert i18n.message(info.value).startswith(korean)
+
+
+def test_babel_extracts_the_codes_the_source_has():
+    """scripts/i18n.py's keywords (every error class, Message, .plural) find each coded message, with its English."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("i18n_script", ROOT / "scripts" / "i18n.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    templates, conflicts = script._source_templates()
+    assert not conflicts, f"codes with two English templates: {conflicts}"
+    assert not script._unlisted_error_classes()
+    source = coded_messages()
+    assert set(templates) == set(source)
+    for code, english in templates.items():
+        assert set(english) == set(source[code]), code
+
+
+SAME_IN_KOREAN = {"data.rgb"}  # "RGB" reads the same in both languages
+
+
+def test_every_translation_reads_in_korean():
+    """A code's Korean has Hangul, unless its English has no word to translate ('{images}{held}…', 'RGB')."""
+    english = {code: " ".join(templates) for code, templates in coded_messages().items()}
+    bare = {code: re.sub(r"\{[^}]*\}", " ", text) for code, text in english.items()}
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    for code, korean in i18n.catalogue("ko").codes.items():
+        forms = korean if isinstance(korean, tuple) else (korean,)
+        if code in bare and i18n.needs_translation(bare[code]) and code not in SAME_IN_KOREAN:
+            assert all(hangul.search(form) for form in forms), code

@@ -80,11 +80,11 @@ def test_a_bad_job_gets_a_message_and_the_child_serves_the_next(pool, checkpoint
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x00" * 64)
     handle = _finish(pool, SampleJob(str(broken), [("x", SampleConfig(n=2, steps=2))]))
-    assert handle.results == [] and "broken.safetensors" in handle.error
+    assert handle.results == [] and "broken.safetensors" in str(handle.error)
     handle = _finish(pool, SampleJob(str(checkpoint_path), [("x", SampleConfig(n=2, steps=100))]))
-    assert "steps must be from 1 to T = 40" in handle.error
+    assert "steps must be from 1 to T = 40" in str(handle.error)
     handle = _finish(pool, SampleJob(str(checkpoint_path), [("x", SampleConfig(n=64, steps=2))], memory_limit=2**20))
-    assert "would not fit in the memory one run may use here" in handle.error
+    assert "would not fit in the memory one run may use here" in str(handle.error)
     assert _finish(pool, SampleJob(str(checkpoint_path), [("x", SampleConfig(n=2, steps=2))])).error is None
 
 
@@ -95,7 +95,7 @@ def test_a_child_that_dies_is_reported_and_replaced(pool, checkpoint_path):
     os.kill(handle.worker.process.pid, signal.SIGKILL)
     handle.wait(30)
     handle.close()
-    assert "ended unexpectedly" in handle.error and "killed by signal 9" in handle.error
+    assert "ended unexpectedly" in str(handle.error) and "killed by signal 9" in str(handle.error)
     assert _finish(pool, SampleJob(str(checkpoint_path), [("x", SampleConfig(n=2, steps=2))])).error is None
 
 

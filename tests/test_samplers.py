@@ -136,7 +136,7 @@ def test_bad_sampler_settings_are_refused():
     model = lambda x, t: x  # noqa: E731
     x_T = torch.zeros(1, 2)
     with pytest.raises(ValueError, match="unknown sampler"):
-        next(sample_loop(model, DIFFUSION, x_T, sampler="euler"))
+        next(sample_loop(model, DIFFUSION, x_T, sampler="plms"))  # (euler and heun are samplers now)
     with pytest.raises(ValueError, match="η must lie in"):
         next(sample_loop(model, DIFFUSION, x_T, sampler="ddim", steps=5, eta=1.5))
     with pytest.raises(ValueError, match="unknown variance"):
@@ -238,3 +238,68 @@ def test_model_score_of_an_exact_eps_model_is_the_gaussian_score():
         abar = DIFFUSION.alphas_cumprod[t]
         want = -(x - abar.sqrt() * mu) / (abar * s2 + 1 - abar)
         torch.testing.assert_close(model_score(exact_eps, DIFFUSION, x, t), want, rtol=1e-10, atol=1e-10)
+
+
+# ---- the probability-flow ODE samplers ("euler", "heun"; ddpm_core/sde.py) and network evaluations ------------
+
+def test_every_frame_counts_network_evaluations():
+    """One evaluation per step for DDPM, DDIM and Euler; Heun two, but one on the last step: 2S − 1 in all."""
+    from ddpm_core.samplers import SAMPLERS, network_evaluations
+
+    assert SAMPLERS == ("ddpm", "ddim", "euler", "heun")
+    calls = []
+
+    def model(x, t):
+        calls.append(t)
+        return 0.1 * x
+    x_T = torch.randn(3, 2, generator=torch.Generator().manual_seed(0))
+    for sampler in SAMPLERS:
+        calls.clear()
+        frames = list(sample_loop(model, DIFFUSION, x_T, sampler=sampler, steps=8, generator=torch.Generator()))
+        assert frames[-1].nfe == len(calls) == network_evaluations(sampler, 8) == (15 if sampler == "heun" else 8)
+        assert [f.nfe for f in frames] == ([2, 4, 6, 8, 10, 12, 14, 15] if sampler == "heun" else list(range(1, 9)))
+    assert network_evaluations("heun", 1) == 1 and network_evaluations("ddpm", 1000) == 1000
+
+
+@pytest.mark.parametrize("sampler", ["euler", "heun"])
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_ode_samplers_with_an_oracle_recover_x0(sampler, prediction):
+    """An oracle that knows x_0 answers with its ε, x_0 or v: every ODE step keeps x̂_0 = x_0, and the chain ends
+    there."""
+    x_T = torch.randn(X0.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    frames = list(sample_loop(oracle(DIFFUSION, X0, prediction), DIFFUSION, x_T, sampler=sampler, steps=20,
+                              prediction=prediction))
+    torch.testing.assert_close(frames[-1].step.prev_sample, X0, atol=1e-9, rtol=0)
+    assert all(torch.allclose(f.step.pred_x0, X0, atol=1e-9, rtol=0) for f in frames)
+    # between the ends the ODE keeps the noise of x_T: x_t stays on q(x_t | x_0)'s line through it
+    mid = frames[9]
+    eps = DIFFUSION.predict_eps_from_x0(mid.step.prev_sample, mid.t_prev, X0)
+    assert (eps.std() - 1).abs() < 0.5
+
+
+def test_sample_config_and_the_cli_accept_the_ode_samplers(tmp_path, capsys):
+    """SampleConfig.check, SamplingRun and `python -m ddpm_core.sample --sampler euler` run the ODE on a tiny
+    checkpoint, and the description names its evaluations."""
+    from ddpm_core.checkpoints import load_checkpoint, save_checkpoint
+    from ddpm_core.sample import SampleConfig, SamplingRun, describe, main
+    from ddpm_core.unet import UNet, UNetConfig
+
+    for sampler in ("euler", "heun"):
+        SampleConfig(sampler=sampler, steps=10).check(1000)
+    with pytest.raises(ValueError, match="unknown sampler 'rk4'"):
+        SampleConfig(sampler="rk4").check(1000)
+    assert SampleConfig(sampler="heun", steps=10).network_evaluations(1000) == 19
+    assert SampleConfig(sampler="ddpm").network_evaluations(1000) == 1000
+    assert str(describe(SampleConfig(sampler="heun"), 10)) == "Heun ODE (19 NFE), 10 steps"
+    torch.manual_seed(0)
+    tiny = UNetConfig(image_size=16, channels=1, base_channels=8, channel_mults=(1,), attention_resolutions=(),
+                      dropout=0.0)
+    path = save_checkpoint(tmp_path / "tiny.safetensors", UNet(tiny), UNet(tiny),
+                           diffusion=DiffusionConfig(timesteps=60), step=1, dataset={"name": "noise"})
+    run = SamplingRun(load_checkpoint(path), SampleConfig(n=2, sampler="heun", steps=6, device="cpu"))
+    frames = list(run.frames())
+    assert len(frames) == run.count == 6 and frames[-1].nfe == 11
+    assert frames[-1].step.prev_sample.shape == (2, 1, 16, 16)
+    assert main(["--checkpoint", str(path), "--n", "2", "--sampler", "euler", "--steps", "3", "--device", "cpu",
+                 "--out", str(tmp_path / "grid.png")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "grid.png").stat().st_size > 0

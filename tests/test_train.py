@@ -16,6 +16,7 @@ from conftest import ROOT, free_port
 from ddpm_core import train as train_module
 from ddpm_core.checkpoints import load_checkpoint, state_path
 from ddpm_core.config import DiffusionConfig
+from ddpm_core.metrics import read_metrics
 from ddpm_core.train import TrainConfig, TrainingError, train
 
 DIFFUSION = DiffusionConfig(timesteps=100, rescale=True)
@@ -152,5 +153,7 @@ def test_two_process_ddp_agrees_and_only_rank_0_writes(images, tmp_path):
     reports = "\n".join(path.read_text() for path in sorted(logs.rglob("stdout.log")))
     prints = dict(re.findall(r"rank (\d): step 4, weights fingerprint (\S+)", reports))
     assert set(prints) == {"0", "1"} and prints["0"] == prints["1"], reports
-    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.state.safetensors", "samples_step4.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl", "model.safetensors", "model.state.safetensors",
+                                                     "samples_step4.png"]
+    assert [row["step"] for row in read_metrics(out)] == [1, 2, 3, 4]  # rank 0 alone writes the history
     assert load_checkpoint(out / "model.safetensors").step == 4

@@ -154,7 +154,11 @@ def test_stop_saves_mid_run_and_resume_continues_to_the_requested_step(client, a
     updates = list(client.submit(data, None, target, 5, "long", api_name="/train_resume"))
     assert f"Finished run long at step {target:,}" in _status(updates[-1])
     losses = json.loads(updates[-1][0]["plot"])["data"][0]["x"]
-    assert losses[0] == stopped_at + 1 and losses[-1] == target, "the curve continues from the checkpoint"
+    assert losses == list(range(1, target + 1)), "the curve shows the whole history, resumed part and all"
+    from ddpm_core.metrics import read_metrics
+    saved = read_metrics(runs / "long")
+    assert [row["step"] for row in saved] == losses and all(row["lr"] > 0 for row in saved)
+    assert all(a["wall_s"] <= b["wall_s"] for a, b in zip(saved, saved[1:])), "wall time continues, not restarts"
     assert load_checkpoint(runs / "long" / "model.safetensors").step == target
     with pytest.raises(Exception, match=f"already at step {target:,}"):
         client.predict(data, None, target, 5, "long", api_name="/train_resume")

@@ -14,7 +14,7 @@ import torch
 
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion, index_of
-from ddpm_core.images import MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
+from ddpm_core.images import FITS, MAX_RESOLUTION, MIN_RESOLUTION, load_image, to_uint8
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
 from ui import code_panels, forms, i18n, plots, scrub
 from ui.forms import Form
@@ -44,6 +44,7 @@ class ForwardImage:
     x0: torch.Tensor
     eps: torch.Tensor
     seed: int
+    path: str = DEFAULT_IMAGE  # the file it came from: what the view returns to after a bad upload
 
     @property
     def x0_uint8(self) -> np.ndarray:
@@ -127,14 +128,21 @@ def stats_markdown(image: ForwardImage | None, diffusion: GaussianDiffusion, t: 
     return header + "\n".join(rows)
 
 
-def terminal_markdown(diffusion: GaussianDiffusion) -> str:
+def terminal_markdown(diffusion: GaussianDiffusion, config: DiffusionConfig) -> str:
+    """Whether t = T leaves signal, with advice that fits the settings (rescaling is offered only when off)."""
     T, snr_T = diffusion.num_timesteps, float(diffusion.snr[-1])
     signal = float(diffusion.sqrt_alphas_cumprod[-1])
     if snr_T > TERMINAL_SNR_WARNING:
+        if config.schedule == "cosine":
+            advice = _("Raise T.")
+        elif config.rescale:
+            advice = _("Raise T or β_T.")
+        else:
+            advice = _("Raise T or β_T, or turn on rescaling.")
         return _("⚠️ **Signal is left at t = T = {T}:** √ᾱ_T = {signal}, SNR = {snr_db} dB. "
                  "Sampling starts from pure N(0, I), which this schedule never reaches, so a model trained on it "
-                 "meets inputs it has not seen. Raise T or β_T, or turn on rescaling.").format(
-            T=T, signal=f"{signal:.3f}", snr_db=f"{10 * math.log10(snr_T):.1f}")
+                 "meets inputs it has not seen.").format(
+            T=T, signal=f"{signal:.3f}", snr_db=f"{10 * math.log10(snr_T):.1f}") + " " + advice
     return _("✅ At t = T = {T} the image is gone: √ᾱ_T = {signal}, SNR = {snr_db} dB.").format(
         T=T, signal=f"{signal:.2g}", snr_db=f"{10 * math.log10(snr_T):.0f}")
 
@@ -147,18 +155,31 @@ def strip_frames(image: ForwardImage, diffusion: GaussianDiffusion) -> list[tupl
 
 # ---- callbacks (thin: parse, call the core, format) ----------------------------------------------
 
+def _load(path: str, resolution, colour, seed, fit) -> ForwardImage:
+    resolution = integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
+    seed = integer(seed, "Seed", 0, 2**31 - 1)
+    x0 = load_image(path, resolution, channels=1 if colour == "grey" else 3, fit=fit if fit in FITS else "pad")
+    return ForwardImage(x0=x0, eps=make_noise(x0.shape, seed), seed=seed, path=path)
+
+
 @user_errors
-def load(payload, resolution, colour, seed) -> ForwardImage | None:
-    """Read the uploaded or example image at the working resolution and draw its noise."""
+def load(payload, resolution, colour, seed, fit) -> ForwardImage:
+    """Read the uploaded or example image at the working resolution, made square by `fit`, and draw its noise.
+
+    No image (the ✕ of the picture) is the bundled default example; a bad one raises its message, and the
+    view returns to the last good image (`restore`)."""
     if not payload:
-        return None
+        return _load(DEFAULT_IMAGE, resolution, colour, seed, fit)
     path = payload.get("path") if isinstance(payload, dict) else None
     if not path:
         raise ValueError(_("The image did not arrive as a file; please upload it again."))
-    resolution = integer(resolution, "Resolution", MIN_RESOLUTION, MAX_RESOLUTION)
-    seed = integer(seed, "Seed", 0, 2**31 - 1)
-    x0 = load_image(path, resolution, channels=1 if colour == "grey" else 3)
-    return ForwardImage(x0=x0, eps=make_noise(x0.shape, seed), seed=seed)
+    return _load(path, resolution, colour, seed, fit)
+
+
+def restore(image: ForwardImage | None):
+    """The picture shown again as the session's last good x_0 (or the default example): after a bad upload,
+    or after ✕, the input, x_0 and x_t agree again."""
+    return gr.update(value=image.path if image is not None else DEFAULT_IMAGE)
 
 
 @user_errors
@@ -167,7 +188,7 @@ def new_noise(image: ForwardImage | None):
     seed = int(torch.randint(0, 2**31 - 1, ()).item())
     if image is None:
         return None, seed
-    return ForwardImage(x0=image.x0, eps=make_noise(image.x0.shape, seed), seed=seed), seed
+    return ForwardImage(x0=image.x0, eps=make_noise(image.x0.shape, seed), seed=seed, path=image.path), seed
 
 
 @dataclass(frozen=True)
@@ -240,8 +261,9 @@ def render_all(image, view: View, browser):
     diffusion = curves[0][1]
     strip = strip_frames(image, diffusion) if image is not None else []
     payload = None if image is None else scrub.scrub_payload(image.x0_uint8, image.eps, t, curves)
+    held = None if image is None else image.x0_uint8  # x_0 exactly as the model's space holds it
     return (*_images(image, t, curves, browser), *_views(image, t, curves, configs), strip, payload,
-            terminal_markdown(diffusion))
+            terminal_markdown(diffusion, configs[0]), held)
 
 
 @user_errors
@@ -318,6 +340,11 @@ def build(demo: gr.Blocks) -> None:
                 resolution = gr.Slider(MIN_RESOLUTION, MAX_RESOLUTION, value=256, step=32,
                                        label=L("Working resolution (px)"), elem_id="fwd-res")
                 colour = gr.Radio(["colour", "grey"], value="colour", label=L("Channels"), elem_id="fwd-colour")
+            with gr.Row(equal_height=True):
+                fit = gr.Radio([("pad: keep all of it", "pad"), ("crop the centre", "crop")], value="pad",
+                               label=L("Not square?"), elem_id="fwd-fit", scale=3)
+                held = gr.Image(label=L("x₀ in the model's space"), format="png", interactive=False, height=120,
+                                buttons=[], elem_id="fwd-x0", scale=2, min_width=120)
             controls = build_schedule_controls("fwd")
             compare = gr.Dropdown(["none"] + sorted(SCHEDULES), value="cosine", label=L("Compare with schedule"),
                                   elem_id="fwd-compare")
@@ -360,7 +387,7 @@ def build(demo: gr.Blocks) -> None:
     sched_inputs = controls.inputs
     image_outputs = [x_t_img, x_t_b_img]
     view_outputs = [schedule_plot, histogram, equation, stats]
-    all_outputs = image_outputs + view_outputs + [strip, scrub_view, terminal]
+    all_outputs = image_outputs + view_outputs + [strip, scrub_view, terminal, held]
     view_at = lambda when: Form(View, t=when, compare=compare, diffusion=controls)  # noqa: E731
     step_at_t = Form(Step, t=t, diffusion=controls)
     # preprocess=False: the callbacks validate raw values against the session's real T themselves
@@ -368,15 +395,23 @@ def build(demo: gr.Blocks) -> None:
     render = dict(**forms.event(render_all, state, view_at(t), browser_mode), outputs=all_outputs,
                   show_progress="hidden", preprocess=False, api_visibility="private")
 
-    load_inputs = [image_in, resolution, colour, seed]
+    load_inputs = [image_in, resolution, colour, seed, fit]
     load_opts = dict(fn=load, inputs=load_inputs, outputs=state, preprocess=False, show_progress="minimal")
-    # Not image_in.change: Gradio fires it twice per upload. Uploads, clearing and examples instead.
-    image_in.upload(**load_opts, api_name="load_image").success(**render)
-    for trigger in (image_in.clear, examples.load_input_event.then):
-        trigger(**load_opts, api_visibility="private").success(**render)
-    demo.load(**load_opts, api_visibility="private").success(**render)
-    for trigger in (resolution.change, colour.change, seed.submit):
-        trigger(**load_opts, api_visibility="private", trigger_mode="always_last").success(**render)
+    back = dict(fn=restore, inputs=state, outputs=image_in, api_visibility="private", show_progress="hidden")
+
+    def loading(trigger, **options):
+        """Load, then draw everything; a bad image (its message shown) puts the last good one back."""
+        event = trigger(**load_opts, **options)
+        event.success(**render)
+        event.failure(**back).then(**render)
+    # Not image_in.change: Gradio fires it twice per upload. Uploads, clearing and examples instead. ✕ brings
+    # the default example back (the input shows it again), so x_0, x_t and the histogram never go blank.
+    loading(image_in.upload, api_name="load_image")
+    image_in.clear(**load_opts, api_visibility="private").success(**back).success(**render)
+    loading(examples.load_input_event.then, api_visibility="private")
+    loading(demo.load, api_visibility="private")
+    for trigger in (resolution.change, colour.change, seed.submit, fit.change):
+        loading(trigger, api_visibility="private", trigger_mode="always_last")
     noise_btn.click(new_noise, state, [state, seed], api_name="new_noise").success(**render)
     for control in [controls.schedule, *sched_inputs[2:], compare]:
         control.change(**render, trigger_mode="always_last")

@@ -8,7 +8,8 @@ The catalogue (`ui/ko/`, English text → Korean) serves three paths:
   choices up by their English text for the page's language.
 - **Text that callbacks build** (status lines, tables, messages, plot titles) is translated on the server
   with `_()`, for the language of the request being served, which `language_scope` sets (`ui.errors.user_errors`
-  does it for every callback). Messages from `ddpm_core` (English `ValueError`s) go through `message()`.
+  does it for every callback). Messages from `ddpm_core` and `server/` (a `UserError` or `Message`: a code, an
+  English template and its parameters) go through `message()`, which looks the code up in `locale/`.
 - **Rich static text with LaTeX** is `bilingual(en, ko)`: both versions are in the page and CSS shows the
   page language's one (Gradio sets `<html lang>`).
 
@@ -35,8 +36,7 @@ from urllib.parse import parse_qs, urlparse
 from babel.messages.pofile import read_po
 
 from ddpm_core.errors import Message, UserError, english_plural, fill
-from ui.ko import CATALOGUE as KO_DICTS, MESSAGES as KO_MESSAGES
-from ui.ko.messages import SUMMARY, summary as data_summary
+from ui.ko import CATALOGUE as KO_DICTS
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
@@ -184,28 +184,14 @@ def coded(item: Message, language: str | None = None) -> str:
 
 
 def message(text) -> str:
-    """A message from ddpm_core in the current language: a `Message` or `UserError` by its code; an English
-    string (older messages) by the patterns of `ui/ko/messages.py`, or as it is.
+    """A message from ddpm_core or server/ in the current language: a `Message` or `UserError` by its code; any
+    other exception or string as it is (English: an uncoded message has no translation).
     """
     if isinstance(text, UserError):
         return coded(text.message)
     if isinstance(text, Message):
         return coded(text)
-    if isinstance(text, BaseException):
-        text = str(text)
-    if _language.get() != "ko":
-        return text
-    summary = SUMMARY.fullmatch(text)  # the data summary: optional parts, put together one by one
-    if summary:
-        return data_summary(summary, _)
-    for pattern, korean in KO_MESSAGES:
-        match = pattern.fullmatch(text)
-        if match:
-            # A captured name the catalogue knows ("Seed", "Resolution") is translated too, and so is a
-            # captured message ("…: T must be from 1 to 4000, got 0") that a pattern knows.
-            parts = [KO.get(part) or message(part) if part else "" for part in match.groups()]
-            return re.sub(r"\\(\d)", lambda m: parts[int(m.group(1)) - 1], korean)
-    return text
+    return str(text)
 
 
 def L(text: str):

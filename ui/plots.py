@@ -217,6 +217,15 @@ def _bound_layout(title: str, xtitle: str, ytitle: str, height: int = 320) -> di
             "xaxis": {**AXIS, "title": {"text": xtitle}}, "yaxis": {**AXIS, "title": {"text": ytitle}}}
 
 
+def fitting_axis(values, floor: float = 0.0) -> dict:
+    """A log axis when the positive values above `floor` span more than two decades (one tick per decade), else
+    a linear axis from zero: either way the curve fills the plot instead of hugging one edge."""
+    positive = np.asarray([v for v in values if v > floor], dtype=float)
+    if positive.size >= 2 and positive.max() / positive.min() > 100:
+        return {"type": "log", "dtick": 1, "exponentformat": "power"}
+    return {"type": "linear", "rangemode": "tozero"}
+
+
 def bound_terms_figure(bound, T: int, title: str = "") -> dict:
     """Each term of the bound over t (log scale): L_0 at t = 1, the KL terms L_{t−1}, and L_T beside T."""
     t, bits, _rmse = _bound_columns(bound, T)
@@ -247,8 +256,9 @@ def cumulative_bits_figure(bound, T: int) -> dict:
     y = [round(prior, 7), *[round(float(v), 7) for v in rate]]
     layout = _bound_layout(_("Cumulative bits, decoding from T down"), _("t (from T down to 1)"), _("bits/dim so far"),
                            300)
-    layout["xaxis"].update({"autorange": "reversed"})
-    layout["yaxis"]["rangemode"] = "tozero"
+    # t on a log axis: most bits arrive in the last few steps, which a linear axis squeezes into its edge
+    layout["xaxis"].update({**fitting_axis(x), "autorange": "reversed"})
+    layout["yaxis"].update(fitting_axis(y, floor=1e-6 * max(y)))
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "L<sub>T</sub> + Σ<sub>s≥t</sub>",
                       "line": {"color": BLUE, "width": 3, "shape": "hv"}, "showlegend": False}], "layout": layout}
 
@@ -259,8 +269,8 @@ def rate_distortion_figure(bound) -> dict:
     rate = bound.rate().double().mean(0).numpy()
     layout = _bound_layout(_("Rate–distortion"), _("rate: bits/dim received"),
                            _("distortion: RMSE of x̂<sub>0</sub> (0–255)"), 300)
-    layout["yaxis"]["rangemode"] = "tozero"
-    layout["xaxis"]["rangemode"] = "tozero"
+    layout["xaxis"].update(fitting_axis(rate, floor=1e-6 * float(rate.max())))
+    layout["yaxis"].update(fitting_axis(rmse))
     return {"data": [{"type": "scatter", "mode": "lines", "x": [round(float(v), 7) for v in rate],
                       "y": [round(float(v), 4) for v in rmse], "text": [f"t = {v:.0f}" for v in t],
                       "hovertemplate": "%{text}<br>%{x:.3f} " + _("bits/dim") + "<br>RMSE %{y:.2f}<extra></extra>",

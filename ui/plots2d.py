@@ -152,12 +152,29 @@ def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height:
     return {"data": moving[-1]["data"] + _static_traces(), "layout": layout}
 
 
-def loss_figure(steps: list[int], losses: list[float], smoothing: float = 0.98) -> dict:
-    """Training loss per step, raw and exponentially smoothed (bias-corrected, as TensorBoard does)."""
-    smooth, average = [], 0.0
-    for i, value in enumerate(losses):
-        average = smoothing * average + (1 - smoothing) * value
-        smooth.append(average / (1 - smoothing ** (i + 1)))
+def smoothed(values: list[float], window: float) -> list[float]:
+    """The exponential moving average of `values` over about `window` points, debiased as TensorBoard's: dividing
+    by 1 − w^(i+1) removes the pull towards the zero it starts from."""
+    weight = 1 - 1 / max(window, 1.0)
+    out, average = [], 0.0
+    for i, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight ** (i + 1)) if weight > 0 else value)
+    return out
+
+
+def _log_axis(values: list[float]) -> dict:
+    """A log axis with one label per decade when the values span a decade or more, else 2–5 labels per decade
+    (never the crowded minor labels of a short span)."""
+    positive = [v for v in values if v > 0]
+    span = np.log10(max(positive) / min(positive)) if positive else 0.0
+    return {"type": "log", "dtick": 1 if span >= 1 else "D2", "exponentformat": "power"}
+
+
+def loss_figure(steps: list[int], losses: list[float]) -> dict:
+    """Training loss per step, raw and smoothed over about 2 % of the run (at least 5 steps, at most 200): a
+    short run's smoothed curve follows its falling loss instead of lagging far above it."""
+    smooth = smoothed(losses, min(200.0, max(5.0, len(losses) / 50)))
     every = max(1, len(steps) // 1500)  # keep the page light on long runs
     return {
         "data": [{"type": "scatter", "mode": "lines", "x": steps[::every], "y": _round(losses[::every], 5),
@@ -168,7 +185,7 @@ def loss_figure(steps: list[int], losses: list[float], smoothing: float = 0.98) 
                    "plot_bgcolor": "white", "paper_bgcolor": "white", "legend": {"x": 0.7, "y": 0.98},
                    "title": {"text": "L<sub>simple</sub> = ‖ε − ε<sub>θ</sub>(x<sub>t</sub>, t)‖²", "x": 0.02},
                    "xaxis": {**AXIS, "title": {"text": _("step")}},
-                   "yaxis": {**AXIS, "title": {"text": _("loss")}, "type": "log"}},
+                   "yaxis": {**AXIS, "title": {"text": _("loss")}, **_log_axis(losses)}},
     }
 
 

@@ -19,7 +19,6 @@ import dataclasses
 import functools
 import html
 import io
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,13 +133,9 @@ def compare_html(results: list[RunResult]) -> str:
     return f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
 
 
-_STEPS = re.compile(r"(.*, )(\d+) steps")
-
-
-def described(description: str) -> str:
-    """A run's description from the core ("DDIM η = 0, 50 steps") in the request's language."""
-    match = _STEPS.fullmatch(description)
-    return match.group(1) + _("{count} steps").format(count=match.group(2)) if match else description
+def described(description) -> str:
+    """A run's description from the core (a coded message: "DDIM η = 0, 50 steps") in the request's language."""
+    return i18n.message(description)
 
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
@@ -239,10 +234,7 @@ class SampleTab:
                          memory_limit=deployment.sample_memory_bytes())
 
     def _start(self, session: Session, job: SampleJob) -> Job:
-        try:
-            return session.start("sample", sampling_job(self.pool, job))
-        except RuntimeError as exc:  # every sampling process is busy
-            raise ValueError(str(exc)) from None
+        return session.start("sample", sampling_job(self.pool, job))  # SamplersBusyError: a coded message
 
     @user_errors
     def sample(self, form: SampleForm, session: Session):
@@ -321,9 +313,10 @@ class SampleTab:
         result = self._finished_result(
             session, _("A run is still going: wait for it to finish (or press Stop), then export its animation."),
             _("Sample first: there is nothing to export its animation yet."))
-        # The frames' captions stay English: the animation font (ddpm_core.animation) has no Hangul.
-        frames = [compose_frame(list(zip(("x_t", "predicted x_0", "predicted noise"), panels)),
-                                f"{result.description}   step {index}/{result.count}   t = {t}")
+        # Captions in the page's language: the bundled font (ddpm_core/fonts.py) has Greek and Hangul.
+        titles = ("x_t", _("predicted x_0"), _("predicted noise"))
+        frames = [compose_frame(list(zip(titles, panels)), f"{described(result.description)}   "
+                                + _("step {index}/{count}").format(index=index, count=result.count) + f"   t = {t}")
                   for index, t, panels in result.kept]
         name = _safe_name(f"{result.name}-{result.slug}-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}")
         return gr.File(str(save_animation(frames, session.folder / "exports" / name, fps=12)), visible=True)

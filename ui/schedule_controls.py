@@ -10,8 +10,9 @@ import gradio as gr
 
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import GaussianDiffusion
+from ddpm_core.errors import UserError
 from ddpm_core.schedules import MAX_TIMESTEPS, SCHEDULES
-from ui.i18n import L
+from ui.i18n import L, _
 
 RESCALE_HELP = ("Improved DDPM multiplies β_1 and β_T by 1000/T, so the total noise Σβ_t, and hence "
                 "ᾱ_T, stays about the same when you change T. Without it a short chain leaves signal at t = T "
@@ -31,9 +32,11 @@ def integer(value, name: str, low: int, high: int) -> int:
     """A whole number in [low, high] from a raw page value, or ValueError saying what is allowed."""
     number = _as_float(value)
     if number is None or not number.is_integer():
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")
+        raise UserError("form.not_whole", "{name} must be a whole number from {low} to {high}, got {value!r}.",
+                        name=_(name), low=low, high=high, value=value)
     if not low <= int(number) <= high:
-        raise ValueError(f"{name} must be from {low} to {high}, got {int(number)}.")
+        raise UserError("form.out_of_range", "{name} must be from {low} to {high}, got {value}.",
+                        name=_(name), low=low, high=high, value=int(number))
     return int(number)
 
 
@@ -41,14 +44,16 @@ def number(value, name: str) -> float:
     """A finite number from a raw page value, or ValueError."""
     result = _as_float(value)
     if result is None or not math.isfinite(result):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
+        raise UserError("form.not_a_number", "{name} must be a number, got {value!r}.",
+                        name=_(name), value=value)
     return result
 
 
 def parse_config(schedule, timesteps, beta_start, beta_end, rescale, cosine_s) -> DiffusionConfig:
     """The schedule controls as a DiffusionConfig (ValueError with a message for bad values)."""
     if schedule not in SCHEDULES:
-        raise ValueError(f"Unknown schedule {schedule!r}; choose one of {', '.join(sorted(SCHEDULES))}.")
+        raise UserError("form.unknown_schedule", "Unknown schedule {schedule!r}; choose one of {names}.",
+                        schedule=schedule, names=", ".join(sorted(SCHEDULES)))
     return DiffusionConfig(schedule=schedule, timesteps=integer(timesteps, "T", 1, MAX_TIMESTEPS),
                            beta_start=number(beta_start, "β_1"), beta_end=number(beta_end, "β_T"),
                            rescale=bool(rescale), cosine_s=number(cosine_s, "cosine offset s"))

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import html
 import shutil
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ddpm_core.checkpoints import config_from_dict, read_config
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 from ddpm_core.images import to_uint8
+from ddpm_core.metrics import read_metrics
 from ddpm_core.samplers import sample
 from ddpm_core.train import CHECKPOINT_NAME, Progress, TrainConfig, make_ema, train, training_step
 from ddpm_core.unet import PRESETS, UNet, count_parameters, preset
@@ -143,10 +145,13 @@ _TIMING_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=64)
 def step_seconds(preset_name: str, image_size: int, channels: int, batch_size: int) -> float:
-    """Seconds per training step here, measured once: steps at batch 2 and at min(batch, 8), then a line.
+    """Seconds per training step here: the median of several timed steps, measured once per setting.
 
-    A step is what train() does: loss, backward, clipping, AdamW and the EMA update. Large networks
-    skip the second point (their cost is nearly proportional to the batch anyway).
+    A step is what train() does: loss, backward, clipping, AdamW and the EMA update. After a warm-up step,
+    five steps at min(batch, 8) are timed, then three at the real batch if that takes under a second each
+    (else the smaller batch's time is scaled by the batch). Medians, not one step and not a slope between
+    two small batches: a busy moment on a shared CPU can slow one step 10×, and a slope multiplied up to
+    batch 64 once made "28 min per 100 steps" of 25 s.
     """
     with _TIMING_LOCK:
         torch.manual_seed(0)
@@ -155,20 +160,35 @@ def step_seconds(preset_name: str, image_size: int, channels: int, batch_size: i
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
         diffusion, config = diffusion_for(DiffusionConfig()), TrainConfig()
 
-        def timed(batch: int) -> float:
-            start = time.perf_counter()
+        def median_step(batch: int, count: int) -> float:
             x0 = torch.randn(batch, channels, image_size, image_size)
-            training_step(model, model, ema, optimizer, diffusion, x0, config, contextlib.nullcontext())
-            return time.perf_counter() - start
+            times = []
+            for _repeat in range(count):
+                start = time.perf_counter()
+                training_step(model, model, ema, optimizer, diffusion, x0, config, contextlib.nullcontext())
+                times.append(time.perf_counter() - start)
+            return statistics.median(times)
 
-        small = timed(2)  # the first step allocates: a warm-up, unless it is slow enough to stand alone
-        if small < 0.5:
-            small = min(timed(2), timed(2))
-        if batch_size <= 2 or small > 0.5:
-            return small * batch_size / 2
-        larger = min(batch_size, 8)
-        slope = max(min(timed(larger), timed(larger)) - small, 0.0) / (larger - 2)
-        return small + slope * (batch_size - 2)
+        small = min(batch_size, 8)
+        median_step(small, 1)  # the first step allocates
+        seconds = median_step(small, 5)
+        if batch_size == small:
+            return seconds
+        if seconds * batch_size / small < 1.0:
+            return median_step(batch_size, 3)
+        return seconds * batch_size / small
+
+
+_LIVE: dict[tuple, float] = {}  # seconds per step of real runs here, by (preset, size, channels, batch)
+
+
+def record_speed(plan: "RunPlan", reports: list[Progress]) -> None:
+    """Remember how fast a real run went (the median time per step of its reports), for the next estimate."""
+    if len(reports) < 10:
+        return
+    gaps = [(b.elapsed_s - a.elapsed_s) / max(b.step - a.step, 1) for a, b in zip(reports, reports[1:])]
+    c = plan.config
+    _LIVE[(c.preset, c.image_size, c.channels, c.batch_size)] = statistics.median(gaps)
 
 
 def _duration(seconds: float) -> str:
@@ -182,10 +202,12 @@ def _duration(seconds: float) -> str:
 def describe_preset(preset_name: str, image_size: int, channels: int, batch_size: int) -> str:
     """'tiny: 0.77 M parameters · about 4 s per 100 steps here (batch 8, 16×16 grey)', in the current language."""
     params = parameter_count(preset_name, image_size, channels)
-    per_step = step_seconds(preset_name, image_size, channels, batch_size)
-    return _("{preset}: {params} M parameters · about {duration} per 100 steps here (batch {batch}, {size}×{size} "
+    live = _LIVE.get((preset_name, image_size, channels, batch_size))
+    per_step = live if live is not None else step_seconds(preset_name, image_size, channels, batch_size)
+    text = _("{preset}: {params} M parameters · about {duration} per 100 steps here (batch {batch}, {size}×{size} "
              "{kind})").format(preset=preset_name, params=f"{params / 1e6:.2f}", duration=_duration(100 * per_step),
                                batch=batch_size, size=image_size, kind=checkpoint_view.kind(channels))
+    return text + (" · " + _("measured on a run here") if live is not None else "")
 
 
 def _preset_choices() -> list[tuple[str, str]]:
@@ -239,11 +261,18 @@ class View:
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     last: Progress | None = None
+    progress: list[Progress] = field(default_factory=list)  # this run's reports (for its speed)
     log: list = field(default_factory=list)
     preview: np.ndarray | None = None
     preview_step: int = 0
     preview_sent: int = 0
     plotted: int = 0  # steps in the curve last sent
+
+    def history(self, folder: Path) -> None:
+        """Start from the run's saved history (metrics.jsonl up to its checkpoint): Resume continues the curve."""
+        step = _saved_step(folder)
+        rows = read_metrics(folder, up_to=step) if isinstance(step, int) else []
+        self.steps, self.losses = [int(r["step"]) for r in rows], [float(r["loss"]) for r in rows]
 
     def take(self, reports: list) -> None:
         for kind, *items in reports:
@@ -254,6 +283,7 @@ class View:
             self.steps.append(progress.step)
             self.losses.append(progress.loss)
             self.last = progress
+            self.progress.append(progress)
             if grid is not None:
                 self.preview, self.preview_step = grid, progress.step
 
@@ -493,15 +523,19 @@ class TrainTab:
     def _stream(self, job: Job, plan: RunPlan, session: Session):
         """Yield (loss plot, status, preview, data log, session) every POLL_S until the job ends, then its outcome."""
         view = View()
+        if plan.resume:
+            view.history(plan.folder)
         name = html.escape(plan.name)
         opening = (_("⏳ Resuming run <b>{name}</b>: reading the images…") if plan.resume
                    else _("⏳ Starting run <b>{name}</b>: reading the images…"))
-        yield gr.skip(), status_html(opening.format(name=name)), gr.skip(), "", session
+        # A new run clears the last run's curve and samples; a resumed one shows its history at once.
+        yield self._plot(view) if view.steps else None, status_html(opening.format(name=name)), None, "", session
         for reports in follow(job, POLL_S):
             view.take(reports)
             if job.running:
                 yield self._frame(view, plan, session)
         self._forget_uploads(session)  # the job has ended: nothing reads them now
+        record_speed(plan, view.progress)
         final = final_status(job, view, plan, self.settings)
         yield self._plot(view, always=True), final, self._preview(view), self._log(view), session
         if job.outcome.state is State.FAILED:
@@ -615,7 +649,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
                    show_progress="hidden")
     for event in (start_btn.click(**start_form.event(tab.start, session), **training, api_name="train_start"),
                   resume_btn.click(**resume_form.event(tab.resume, session), **training, api_name="train_resume")):
-        event.then(**listing, api_visibility="private").then(**choices)
+        event.then(**listing, api_visibility="private").then(**choices).then(**estimate)
     refresh_btn.click(**listing, api_name="train_checkpoints").then(**choices)
     stop_btn.click(tab.stop, session, status, api_name="train_stop", show_progress="hidden")
     demo.load(**listing, api_visibility="private").then(**choices)

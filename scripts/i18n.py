@@ -12,7 +12,7 @@ Babel's Python extractor finds three kinds of calls (KEYWORDS):
 placeholders than its English, when a code has two different English templates, when locale/ko holds a
 code nobody uses, or when an error class of the source is missing from KEYWORDS. It also lists codes whose
 English changed since they were translated (the translation still shows; look it over) and counts UI texts
-without Korean (`ui/ko/*.py` holds those).
+without Korean (locale/ko/LC_MESSAGES/ui_*.po and app.po hold those).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def problems(language: str = LANGUAGE) -> tuple[list[str], list[str]]:
 
 
 def untranslated_texts() -> list[str]:
-    """UI texts (`_` and `L`) that neither ui/ko nor locale/ko translates."""
+    """UI texts (`_` and `L`) that no catalogue of locale/ko translates."""
     sys.path.insert(0, str(ROOT))
     from ui import i18n
 

@@ -11,7 +11,7 @@ from gradio import utils as gradio_utils
 from conftest import FakeRequest, korean_request
 from ui import i18n
 from ui.errors import REQUEST, user_errors
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -55,9 +55,18 @@ def test_translation_follows_the_scope_and_falls_back_to_english():
 
 
 def test_each_english_text_has_one_korean_text():
-    from ui.ko import CONFLICTS
+    """Two catalogues of locale/ko may hold the same text (or code) only with the same Korean."""
+    from babel.messages.pofile import read_po
 
-    assert not CONFLICTS, "\n".join(f"{en!r}: {a!r} vs {b!r}" for en, a, b in CONFLICTS)
+    seen, conflicts = {}, []
+    for path in sorted(i18n.LOCALE.glob("ko/LC_MESSAGES/*.po")):
+        with path.open("rb") as handle:
+            for entry in read_po(handle, locale="ko"):
+                if entry.id:
+                    key = (entry.context, entry.id if isinstance(entry.id, str) else entry.id[0])
+                    if seen.setdefault(key, (entry.string, path.name))[0] != entry.string:
+                        conflicts.append((key, seen[key], (entry.string, path.name)))
+    assert len(seen) > 500 and not conflicts, conflicts
 
 
 def test_catalogue_entries_are_korean_and_keep_their_placeholders():

@@ -15,7 +15,7 @@ from server import settings as deployment
 from server.catalogue import Catalogue
 from server.sessions import Session
 from ui import evaluate_tab, i18n
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 BUNDLED = "bundled:digits.safetensors"
@@ -81,7 +81,7 @@ def test_status_lines_in_korean_and_in_english():
     assert "항 3 / 6" in korean and "1.235 ± 0.041 비트/차원" in korean and "비트가 쓰이는 곳" in korean
     assert "이미지 1장" in korean and "샘플링한 t 6개" in korean and "표준오차" in korean
     assert "t 2–1,000: 90%" in korean and "bits" not in korean and "term" not in korean
-    assert "항 1 / 1,000" in running and "남은 시간 1998 s" in running
+    assert "항 1 / 1,000" in running and "남은 시간 1998초" in running
 
 
 def test_an_evaluation_streams_in_the_request_language(tab):

@@ -11,7 +11,7 @@ import pytest
 from conftest import korean_request
 from server.sessions import Session
 from ui import i18n, lab2d_tab
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 from ui.schedule_controls import build_schedule_controls, parse_config
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

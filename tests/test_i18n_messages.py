@@ -24,7 +24,7 @@ import torch
 from conftest import ROOT, write_png_header
 from ddpm_core.errors import Message, UserError
 from ui import i18n
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -19,7 +19,7 @@ from server import settings as deployment
 from server.catalogue import Catalogue
 from server.sessions import Session
 from ui import checkpoint_view, i18n, sample_tab
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 BUNDLED = "bundled:digits.safetensors"
@@ -38,6 +38,10 @@ def _text(html: str) -> str:
 
 
 def test_every_bundled_checkpoint_label_is_in_the_catalogue():
+    """The picker's first labels are registered as page texts when the tab is built."""
+    from app import build_app
+
+    build_app()
     for entry in Catalogue(deployment.load()).bundled():
         assert CATALOGUE[f"{entry.name} (bundled)"] == f"{entry.name} (내장)"
 
@@ -112,7 +116,7 @@ def test_the_live_view_in_both_languages():
         korean = sample_tab.live_html(sample_tab.described(describe(SampleConfig(sampler="ddim", eta=0.0), 100)), 12, 100, 880, 2.0, panels)
     assert "step 12 / 100 · t = 880 · 6.0 steps/s · 15 s left" in _text(english)
     assert "DDIM η = 0, 100 스텝" in _text(korean)
-    assert "스텝 12 / 100 · t = 880 · 초당 6.0 스텝 · 남은 시간 15 s" in _text(korean)
+    assert "스텝 12 / 100 · t = 880 · 초당 6.0 스텝 · 남은 시간 15초" in _text(korean)
     assert "x<sub>t</sub> (샘플)" in korean and "(the sample)" in english
 
 
@@ -123,7 +127,7 @@ def test_the_comparison_in_korean():
     with i18n.language_scope("ko"):
         korean = sample_tab.compare_html([result])
     assert "<b>DDPM σ² = β, 6 steps</b><br>1.50 s (stopped)" in english and "Same seed" in english
-    assert "<b>DDPM σ² = β, 6 스텝</b><br>1.50 s (중지됨)" in korean and "같은 시드, 같은 스텝 수" in korean
+    assert "<b>DDPM σ² = β, 6 스텝</b><br>1.50초 (중지됨)" in korean and "같은 시드, 같은 스텝 수" in korean
 
 
 def test_a_streamed_run_in_korean_and_in_english(tab):

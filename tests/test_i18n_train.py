@@ -21,7 +21,7 @@ from ddpm_core.data import load_image_folder
 from server import settings as deployment
 from server.sessions import Session
 from ui import i18n, train_tab
-from ui.ko import CATALOGUE
+from ui.i18n import KO as CATALOGUE
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LOCAL = deployment.Settings(demo=False, max_steps=1_000_000, max_image_size=128, max_batch_size=1024,

@@ -4,7 +4,7 @@ The code is read from the running ddpm_core's source files with `inspect.getsour
 built, never pasted, so it cannot drift from what computes the pictures: change a function and the
 panel shows the change. Each entry names the equation (LaTeX) and the functions, in reading order.
 
-The accordion's label is layout text (`L`, one catalogue entry per panel, in ui/ko/panels.py); it cannot
+The accordion's label is layout text (`L`, one catalogue entry per panel, in locale/ko/LC_MESSAGES/ui_panels.po); it cannot
 hold "}", so titles write x_{t−1} as x_t−1. Equations are LaTeX in both languages; a panel's prose note is
 shown in the page's language (`i18n.bilingual`).
 """
@@ -37,7 +37,7 @@ class Panel:
 
     @property
     def label(self) -> str:
-        """The accordion's label, a catalogue key (ui/ko/panels.py)."""
+        """The accordion's label, a catalogue key (locale/ko/LC_MESSAGES/ui_panels.po)."""
         return f"Equation ↔ code: {self.title}"
 
     def markdown(self) -> str:

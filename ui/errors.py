@@ -46,6 +46,11 @@ def _split(count: int, args: tuple, kwargs: dict) -> tuple[tuple, dict, str]:
     return args, kwargs, i18n.language_of(request) if request is not None else i18n.current()
 
 
+def error(message: str) -> gr.Error:
+    """The toast for `message`, headed "Error" in the page's language."""
+    return gr.Error(message, title=_("Error"))
+
+
 def describe(exc: BaseException) -> str:
     """What a user reads about an error, in the current language: a bad input's own message (ValueErrors,
     coded or not), or a short apology naming the kind of a failure nobody foresaw (logged on the server)."""
@@ -67,7 +72,7 @@ def user_errors(fn):
             return exc
         if not isinstance(exc, ValueError):
             log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(describe(exc))
+        return error(describe(exc))
 
     count = len(inspect.signature(fn).parameters)  # once: callbacks run on every slider move
 

@@ -37,7 +37,7 @@ from server.catalogue import Catalogue, Entry
 from server.jobs import Job, State, follow
 from server.sessions import Session
 from ui import checkpoint_view, code_panels, i18n, plots
-from ui.errors import describe, user_errors
+from ui.errors import describe, error, user_errors
 from ui import forms
 from ui.forms import Form
 from ui.i18n import L, _
@@ -300,7 +300,7 @@ class EvaluateTab:
             message = describe(job.outcome.error)
             yield (status_html(evaluation.done, evaluation.columns, seconds, None, "❌ " + message),
                    gr.skip(), gr.skip(), gr.skip(), session)
-            raise gr.Error(message)
+            raise error(message)
         if evaluation.done == 0:
             yield status_html(0, evaluation.columns, seconds, None, _("⏹ Stopped before the first term.")), \
                 gr.skip(), gr.skip(), gr.skip(), session
@@ -344,7 +344,7 @@ class EvaluateTab:
             if reports:
                 yield decoding_view(reports[-1], steps)
         if job.outcome.state is State.FAILED:
-            raise gr.Error(describe(job.outcome.error))
+            raise error(describe(job.outcome.error))
 
 
 def decoding_job(checkpoint: Checkpoint, x0: torch.Tensor, steps: list[int], samples: int, chain_steps: int | None,

@@ -1,6 +1,6 @@
 """English and Korean: which language a request wants, and the one catalogue every text is looked up in.
 
-The catalogue (`ui/ko/`, English text → Korean) serves three paths:
+The catalogues (`locale/<language>/LC_MESSAGES/*.po`, gettext's format, read with Babel) serve three paths:
 
 - **Layout text** (labels, help texts, buttons, tab and accordion titles) is marked with `L("English")`
   where the layout is built; choices of radios and dropdowns stay plain strings. The page translates
@@ -36,7 +36,6 @@ from urllib.parse import parse_qs, urlparse
 from babel.messages.pofile import read_po
 
 from ddpm_core.errors import Message, UserError, english_plural, fill
-from ui.ko import CATALOGUE as KO_DICTS
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
@@ -149,13 +148,14 @@ def catalogue(language: str) -> Catalogue:
     return Catalogue.read(language)
 
 
-def _korean_texts() -> dict:
-    merged = dict(KO_DICTS)
-    merged.update({k: v for k, v in catalogue("ko").texts.items() if isinstance(v, str)})
-    return merged
+KO: dict[str, str] = {k: v for k, v in catalogue("ko").texts.items() if isinstance(v, str)}  # English → Korean
 
 
-KO = _korean_texts()
+def register(english: str, korean: str) -> str:
+    """Add a text made when the app is built (e.g. a bundled checkpoint's picker label) to the Korean texts,
+    before `gradio_i18n` hands them to the page; returns `english`."""
+    KO.setdefault(english, korean)
+    return english
 
 
 # ---- translating -------------------------------------------------------------------------------

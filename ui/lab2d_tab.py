@@ -18,7 +18,7 @@ from ddpm_core.samplers import model_score
 from server.jobs import Job, State, follow
 from server.sessions import Session
 from ui import code_panels, forms, plots, plots2d
-from ui.errors import describe, user_errors
+from ui.errors import describe, error, user_errors
 from ui.forms import Form
 from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number
@@ -180,7 +180,7 @@ def train(shape: Shape | None, form: Train2DForm, session: Session):
                    Trained(last.model, form.diffusion, last.step))
     outcome, last = job.outcome, job.result
     if outcome.state is State.FAILED:
-        raise gr.Error(describe(outcome.error))
+        raise error(describe(outcome.error))
     if last is None:
         raise ValueError(_("Stopped before the first training step: nothing was learnt."))
     yield (plots.as_plot(plots2d.loss_figure(history_steps, losses)), _status(last, outcome.state),

@@ -38,7 +38,7 @@ from server.jobs import Job, State, follow
 from server.sample_process import RunResult, SampleJob, SamplerPool
 from server.sessions import Session
 from ui import checkpoint_view, code_panels, gpu, i18n, plots
-from ui.errors import describe, user_errors
+from ui.errors import describe, error, user_errors
 from ui.forms import Form
 from ui.i18n import L, _
 
@@ -126,11 +126,16 @@ def idle_html(message: str) -> str:
 
 
 def compare_html(results: list[RunResult]) -> str:
-    figures = "".join(f"<figure><figcaption><b>{html.escape(described(r.description))}</b><br>{r.seconds:.2f} s"
+    figures = "".join(f"<figure><figcaption><b>{html.escape(described(r.description))}</b><br>{seconds(r.seconds, 2)}"
                       f"{' ' + _('(stopped)') if r.stopped else ''}</figcaption>"
                       f"<img alt='{html.escape(described(r.description))}' "
                       f"src='{png_data_url(r.final)}'></figure>" for r in results)
     return f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
+
+
+def seconds(value: float, digits: int) -> str:
+    """'1.50 s' in English, '1.50초' in Korean: one unit style per language."""
+    return _("{seconds} s").format(seconds=f"{value:.{digits}f}")
 
 
 def described(description) -> str:
@@ -274,13 +279,13 @@ class SampleTab:
         if job.outcome.state is State.FAILED:
             message = failure_text(job.outcome.error)
             yield idle_html("❌ " + html.escape(message)), gr.skip(), gr.skip(), gr.skip(), session
-            raise gr.Error(message)
+            raise error(message)
 
     def _finish(self, job: Job, session: Session):
         result = session.state(SampleState).result = job.result[-1]
         stats = result.statistics
         description = described(result.description)
-        title = f"{description}: {result.seconds:.1f} s" + (" " + _("(stopped)") if result.stopped else "")
+        title = f"{description}: {seconds(result.seconds, 1)}" + (" " + _("(stopped)") if result.stopped else "")
         figure = plots.as_plot(plots.sampling_figure(paper_t(stats["t"]), stats["std"], stats["x0_change"], title))
         yield self._ended(result), upscale(result.final, 512), figure, gr.skip(), session
 
@@ -348,8 +353,9 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
         with gr.Column(scale=2, min_width=320):
             with gr.Row(equal_height=True):
                 # Choices change per session; the catalogue decides which keys may be read. The page translates
-                # these labels by key (ui/ko/sample.py has one per bundled file); refreshes are labelled on the server.
-                bundled = [(f"{entry.name} (bundled)", entry.key) for entry in catalogue.bundled()]
+                # these first labels by key (registered here); refreshes are labelled on the server.
+                bundled = [(i18n.register(f"{entry.name} (bundled)", i18n.translate("{name} (bundled)", "ko").format(
+                    name=entry.name)), entry.key) for entry in catalogue.bundled()]
                 checkpoint = gr.Dropdown(bundled, value=DEFAULT_CHECKPOINT if bundled else None,
                                          label=L("Checkpoint"),
                                          allow_custom_value=True, scale=5, elem_id="sample-checkpoint")

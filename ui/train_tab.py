@@ -41,7 +41,7 @@ from server.jobs import Job, State, follow
 from server.sessions import Session
 from server.uploads import ZIP_EXTENSION, collect_uploads
 from ui import checkpoint_view, code_panels, i18n, plots, plots2d
-from ui.errors import describe, user_errors
+from ui.errors import describe, error, user_errors
 from ui.forms import Form
 from ui.i18n import L, _
 from ui.schedule_controls import build_schedule_controls, diffusion_for, integer, number
@@ -211,7 +211,7 @@ def describe_preset(preset_name: str, image_size: int, channels: int, batch_size
 
 
 def _preset_choices() -> list[tuple[str, str]]:
-    """The preset dropdown's (label, value) pairs; each label is a catalogue key (ui/ko/train.py), which the
+    """The preset dropdown's (label, value) pairs; each label is a catalogue key (locale/ko/LC_MESSAGES/ui_train.po), which the
     page translates."""
     return [(f"{name} ({parameter_count(name, 32, 3) / 1e6:.1f} M parameters at 32×32)", name) for name in PRESETS]
 
@@ -539,7 +539,7 @@ class TrainTab:
         final = final_status(job, view, plan, self.settings)
         yield self._plot(view, always=True), final, self._preview(view), self._log(view), session
         if job.outcome.state is State.FAILED:
-            raise gr.Error(describe(job.outcome.error))
+            raise error(describe(job.outcome.error))
 
     def _frame(self, view: View, plan: RunPlan, session: Session) -> tuple:
         p, name = view.last, html.escape(plan.name)

@@ -33,6 +33,7 @@ CSS = """
 #ddpm-header h1 { margin: 0; }
 .ddpm-lang { text-align: right; font-size: var(--text-lg); }
 .ddpm-lang a { padding: 0 4px; }
+#train-preview img, #sample-final img, #fwd-x0 img { image-rendering: pixelated; }
 """ + i18n.CSS + projector.CSS + sample_tab.CSS + evaluate_tab.CSS
 # launch(js=...) takes one function: run each page-load script in turn.
 PAGE_JS = f"() => {{ ({REGISTER_FRAMES_JS})(); ({projector.JS})(); }}"

@@ -82,8 +82,28 @@ def browser():
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        new_context = chromium.new_context
+
+        def watched_context(*args, **kwargs):
+            """Every page's uncaught JavaScript error is recorded: `no_page_errors` fails the test on any."""
+            context = new_context(*args, **kwargs)
+            context.on("weberror", lambda error: PAGE_ERRORS.append(str(error.error)))
+            return context
+        chromium.new_context = watched_context
         yield chromium
         chromium.close()
+
+
+PAGE_ERRORS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors():
+    """Browser tests fail on any uncaught error in a page (e.g. a Plotly call on a redrawn plot)."""
+    PAGE_ERRORS.clear()
+    yield
+    errors, PAGE_ERRORS[:] = list(PAGE_ERRORS), []
+    assert not errors, f"page errors: {errors}"
 
 
 @pytest.fixture

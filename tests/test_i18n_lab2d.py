@@ -50,7 +50,7 @@ def test_forward_animation_in_korean_and_in_english():
     title = figure["layout"]["title"]["text"]
     assert HANGUL.search(title) and "1,000" in title and "100번" in title, title
     buttons = [b["label"] for b in figure["layout"]["updatemenus"][0]["buttons"]]
-    assert buttons == ["▶ 재생", "❚❚ 일시정지"]
+    assert buttons == ["▶ 재생", "▶▶ ×4", "❚❚ 일시정지"]
     names = [trace.get("name") for trace in figure["data"]]
     assert "점" in names and "몇몇 입자의 경로" in names
     frame_names = [trace.get("name") for trace in figure["layout"]["meta"]["frames"][0]["data"]]
@@ -60,7 +60,7 @@ def test_forward_animation_in_korean_and_in_english():
     english = _figure(_forward()[0])
     title = english["layout"]["title"]["text"]
     assert title.startswith("Forward:") and "1,000 points" in title and not HANGUL.search(title)
-    assert [b["label"] for b in english["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "❚❚ Pause"]
+    assert [b["label"] for b in english["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "▶▶ ×4", "❚❚ Pause"]
     assert shape.name == "two_moons"
 
 

@@ -120,3 +120,29 @@ def test_short_training_then_sampling_flows_back_to_the_shape(client):
     assert 0 < floor < 0.1 and ratio < 4, fit  # 800 quick steps: near the floor, if not yet at it
     generated = _points(frames[-1])
     assert (np.linalg.norm(generated, axis=1) < 0.3).mean() < 0.05, "the middle of the moons stays empty"
+
+
+def test_the_animations_open_where_a_class_can_follow_them():
+    """Forward opens on t = 0 (the shape, not a noise ball), plays in about PLAY_S s with a faster button beside,
+    and the reverse view hides its paths until asked (legend), so the final frame shows the shape."""
+    from ui import lab2d_tab, plots2d
+    from ui.schedule_controls import parse_config
+
+    plot, _shape = lab2d_tab.show_forward(lab2d_tab.ShapeForm("two_moons", None, "", 500, 0,
+                                                              parse_config("linear", 200, 1e-4, 0.02, True, 0.008)))
+    figure = json.loads(plot.plot)
+    slider = figure["layout"]["sliders"][0]
+    assert slider["active"] == 0 and slider["steps"][0]["label"] == "0"
+    frames = figure["layout"]["meta"]["frames"]
+    assert figure["data"][0]["x"] == frames[0]["data"][0]["x"], "the figure shows x_0 first"
+    play, fast, _pause = figure["layout"]["updatemenus"][0]["buttons"]
+    per_frame = play["args"][1]["frame"]["duration"]
+    assert abs(per_frame * len(frames) / 1000 - plots2d.PLAY_S) < 1 and fast["args"][1]["frame"]["duration"] * 4 <= per_frame
+    assert figure["data"][3]["visible"] is True and "visible" not in frames[-1]["data"][3]
+    field = np.array([[0.0, 0.0, 0.0, 2.0], [1.0, 0.0, -30.0, 0.0]])
+    reverse = plots2d.cloud_animation([plots2d.Frame(5, np.zeros((3, 2)), [], field)], "r", paths_shown=False)
+    assert reverse["data"][3]["visible"] == "legendonly"
+    arrows = reverse["data"][4]["marker"]
+    assert arrows["angle"] == [0.0, -90.0]  # up; left (clockwise from up)
+    assert arrows["color"] == [round(np.log10(2.0), 2), round(np.log10(30.0), 2)]  # colour: log10 |s|
+    assert (arrows["cmin"], arrows["cmax"]) == plots2d.SCORE_RANGE  # one scale for every frame

@@ -119,7 +119,7 @@ def show_forward(form: ShapeForm):
     frames = forward_frames(diffusion, shape.sample(n), shape.seed)
     title = _("Forward: q(x<sub>t</sub> | x<sub>t−1</sub>) applied {T} times to {n} points").format(
         T=diffusion.num_timesteps, n=f"{n:,}")
-    return plots.as_plot(plots2d.cloud_animation(frames, title)), shape
+    return plots.as_plot(plots2d.cloud_animation(frames, title, opens_on=0)), shape
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -187,6 +187,18 @@ def train(shape: Shape | None, form: Train2DForm, session: Session):
            Trained(last.model, form.diffusion, last.step))
 
 
+START_STATUS = "Press **Train**: a small MLP learns ε in about 15 seconds."
+
+
+@user_errors
+def clear_results(session: Session | None):
+    """Another shape or schedule: the model, its loss curve, the reverse flow and the fit belonged to the old
+    one, so they go (a training still running for it is stopped)."""
+    if session is not None:
+        session.stop("lab")
+    return None, _(START_STATUS), None, None, ""
+
+
 def stop(session: Session | None) -> None:
     """Stop the session's 2-D training after its current step; the stream then samples what it learnt."""
     if session is not None:
@@ -196,14 +208,13 @@ def stop(session: Session | None) -> None:
 # ---- reverse ----------------------------------------------------------------------------------
 
 def _score_field(model: torch.nn.Module, diffusion: GaussianDiffusion, t: int) -> np.ndarray:
-    """Arrows of the learned score s_θ(x_t, t) = −ε̂/√(1−ᾱ_t) ≈ ∇log p_t on a grid at the paper's step t,
-    scaled so the longest is 0.45."""
+    """The learned score s_θ(x_t, t) = −ε̂/√(1−ᾱ_t) ≈ ∇log p_t on a grid at the paper's step t: (m, 4) rows
+    x, y, s_x, s_y (the plot draws its direction and colours its size)."""
     axis = torch.linspace(-3, 3, FIELD_GRID)
     grid = torch.cartesian_prod(axis, axis)
     with torch.no_grad():
         score = model_score(model, diffusion, grid, index_of(max(t, 1)))
-    arrows = score * (0.45 / score.norm(dim=1).max().clamp_min(1e-8))
-    return torch.cat([grid, arrows], 1).numpy()
+    return torch.cat([grid, score], 1).numpy()
 
 
 def reverse_frames(trained: Trained, n: int, seed: int, field: bool, progress=None) -> list[plots2d.Frame]:
@@ -245,7 +256,7 @@ def sample(trained: Trained | None, shape: Shape | None, seed, field, progress=g
     frames = reverse_frames(trained, METRIC_POINTS, integer(seed, "Seed", 0, 2**31 - 1) + 7, bool(field), progress)
     title = _("Reverse: p<sub>θ</sub>(x<sub>t−1</sub> | x<sub>t</sub>) from N(0, I), after {steps} training "
               "steps").format(steps=f"{trained.steps:,}")
-    figure = plots2d.cloud_animation(frames, title, colour=plots.ORANGE)
+    figure = plots2d.cloud_animation(frames, title, colour=plots.ORANGE, paths_shown=False)
     return plots.as_plot(figure), fit_markdown(torch.from_numpy(frames[-1].points), shape)
 
 
@@ -283,7 +294,7 @@ def build(demo: gr.Blocks, session: gr.State) -> None:
                 sample_btn = gr.Button(L("Sample again"), elem_id="lab-sample")
             field = gr.Checkbox(False, label=L("Show the learned score field −ε̂/√(1−ᾱ_t)"),
                                 elem_id="lab-field")
-            status = gr.Markdown(L("Press **Train**: a small MLP learns ε in about 15 seconds."),
+            status = gr.Markdown(L(START_STATUS),
                                  label=L("training status"), elem_id="lab-status")
             loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="lab-loss")
         with gr.Column(scale=3, min_width=420):
@@ -300,6 +311,8 @@ def build(demo: gr.Blocks, session: gr.State) -> None:
           **forward, api_visibility="private")
     demo.load(**forward, api_name="lab_forward")
     shape.change(_shape_inputs_visibility, shape, [image, word], api_visibility="private", show_progress="hidden")
+    gr.on([shape.change, image.change, word.submit, *(c.change for c in controls.inputs)], clear_results, session,
+          [loss_plot, status, trained_state, reverse_plot, fit], api_visibility="private", show_progress="hidden")
 
     sample_inputs = [trained_state, shape_state, seed, field]
     sample_outputs = [reverse_plot, fit]

@@ -27,7 +27,7 @@ class Frame:
     t: int
     points: np.ndarray               # (n, 2)
     paths: list[np.ndarray]          # each (k, 2), the particle's positions so far
-    field: np.ndarray | None = None  # (m, 4) arrows x, y, dx, dy, or None
+    field: np.ndarray | None = None  # (m, 4): grid points x, y and the score there, s_x, s_y; or None
 
 
 def _round(a: np.ndarray, places: int = 2) -> list:
@@ -51,17 +51,25 @@ def _joined(segments: list[np.ndarray]) -> tuple[list, list]:
     return xs, ys
 
 
-def _arrows(field: np.ndarray | None) -> tuple[list, list]:
-    """Arrows (x, y, dx, dy) as polylines: the shaft, then a head of two 25° barbs at the tip."""
+SCORE_RANGE = (-1.0, 3.0)  # log10 |s| on the arrows' fixed colour scale: 0.1 (far from data, late t) to 1,000
+
+
+def _score_arrows(field: np.ndarray | None) -> dict:
+    """The score field as arrow markers: every arrow one length, pointing along s, coloured by log10 |s| on one
+    scale for every frame, so its direction and how strong it is (weak at t = T, steep near the data at small
+    t) both show as t moves."""
     if field is None or len(field) == 0:
-        return [], []
-    starts, vectors = field[:, :2], field[:, 2:]
-    tips = starts + vectors
-    barbs = []
-    for angle in (np.radians(25), -np.radians(25)):
-        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        barbs.append(tips - 0.35 * vectors @ rotation.T)
-    return _joined([np.stack([s, t, b1, t, b2]) for s, t, b1, b2 in zip(starts, tips, *barbs)])
+        return {"x": [], "y": [], "marker": {}}
+    vectors = field[:, 2:]
+    magnitude = np.linalg.norm(vectors, axis=1)
+    angle = np.degrees(np.arctan2(vectors[:, 0], vectors[:, 1]))  # clockwise from "up", Plotly's convention
+    low, high = SCORE_RANGE
+    return {"x": _round(field[:, 0]), "y": _round(field[:, 1]),
+            "marker": {"symbol": "arrow-wide", "size": 14, "angle": _round(angle, 0),
+                       "color": _round(np.log10(np.maximum(magnitude, 1e-9)), 2), "colorscale": "Viridis",
+                       "cmin": low, "cmax": high, "line": {"width": 0},
+                       "colorbar": {"title": {"text": "log₁₀ |s|"}, "x": 1.0, "len": 0.45, "y": 0.35,
+                                    "thickness": 12}}}
 
 
 def _frame_traces(frame: Frame, colour: str) -> list[dict]:
@@ -69,7 +77,7 @@ def _frame_traces(frame: Frame, colour: str) -> list[dict]:
     top_x, top_y = _marginal(frame.points[:, 0])
     right_y, right_x = _marginal(frame.points[:, 1])
     path_x, path_y = _joined(frame.paths)
-    arrow_x, arrow_y = _arrows(frame.field)
+    arrows = _score_arrows(frame.field)
     return [
         {"type": "scatter", "mode": "markers", "x": _round(frame.points[:, 0]), "y": _round(frame.points[:, 1]),
          "marker": {"size": 3.5, "color": colour, "opacity": 0.55}, "name": _("points"), "hoverinfo": "skip"},
@@ -79,8 +87,8 @@ def _frame_traces(frame: Frame, colour: str) -> list[dict]:
          "marker": {"color": colour}, "name": _("marginal of x₂"), "showlegend": False, "hoverinfo": "skip"},
         {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "name": _("a few particles' paths"),
          "line": {"color": "#222", "width": 1}, "opacity": 0.75, "hoverinfo": "skip"},
-        {"type": "scatter", "mode": "lines", "x": arrow_x, "y": arrow_y, "name": _("score −ε̂/√(1−ᾱ_t)"),
-         "line": {"color": GREEN, "width": 1.5}, "hoverinfo": "skip", "visible": bool(arrow_x)},
+        {"type": "scatter", "mode": "markers", **arrows, "name": _("score −ε̂/√(1−ᾱ_t)"), "hoverinfo": "skip",
+         "visible": bool(arrows["x"])},
     ]
 
 
@@ -108,7 +116,13 @@ REGISTER_FRAMES_JS = """
     const frames = gd.layout && gd.layout.meta && gd.layout.meta.frames;
     if (!frames || gd._registeredFrames === frames || !window.Plotly) return;
     gd._registeredFrames = frames;
-    window.Plotly.deleteFrames(gd).then(() => window.Plotly.addFrames(gd, frames));
+    // A redrawn plot (another shape) may have no frames yet, or be in the middle of replacing its figure:
+    // deleteFrames on nothing throws inside Plotly, so only delete what is there, and never leave a promise
+    // rejection unhandled (the page would log an error).
+    const old = (gd._transitionData && gd._transitionData._frames) || [];
+    let cleared = null;
+    try { cleared = old.length ? window.Plotly.deleteFrames(gd, old.map((_, i) => i)) : null; } catch (e) { cleared = null; }
+    Promise.resolve(cleared).then(() => window.Plotly.addFrames(gd, frames)).catch(() => { gd._registeredFrames = null; });
   };
   const scan = () => document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
     register(gd);
@@ -120,14 +134,24 @@ REGISTER_FRAMES_JS = """
 """
 
 
+PLAY_S = 12.0  # one playback of the whole animation at normal speed: slow enough to follow in class
+FAST = 4  # the fast button's speed-up
+
+
 def _animate_args(names: list[str] | None, duration: int) -> list:
     return [names, {"mode": "immediate", "fromcurrent": names is None, "transition": {"duration": 0},
                     "frame": {"duration": duration, "redraw": True}}]
 
 
-def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height: int = 700) -> dict:
-    """An animated figure of `frames` with a t slider and Play / Pause; it opens on the last frame."""
+def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height: int = 700, opens_on: int = -1,
+                    paths_shown: bool = True) -> dict:
+    """An animated figure of `frames` with a t slider, Play (about PLAY_S s), a FAST× button and Pause.
+
+    It opens on frame `opens_on` (the forward process on t = 0, the reverse on its result). The paths are a
+    legend entry a click shows or hides; `paths_shown` is how they start."""
     moving = [{"name": str(f.t), "data": _frame_traces(f, colour), "traces": [0, 1, 2, 3, 4]} for f in frames]
+    shown = frames[opens_on]
+    per_frame = int(1000 * PLAY_S / max(len(frames), 1))
     steps = [{"method": "animate", "label": str(f.t), "args": _animate_args([str(f.t)], 0)} for f in frames]
     axis = {**AXIS, "range": [-LIMIT, LIMIT], "zeroline": False}
     layout = {
@@ -140,16 +164,20 @@ def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height:
         "xaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "y", "showticklabels": False, "rangemode": "tozero"},
         "yaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "x", "showticklabels": False, "rangemode": "tozero"},
         "meta": {"frames": moving},
-        "sliders": [{"active": len(frames) - 1, "steps": steps, "x": 0.08, "len": 0.92, "y": -0.02,
+        "sliders": [{"active": frames.index(shown), "steps": steps, "x": 0.08, "len": 0.92, "y": -0.02,
                      "currentvalue": {"prefix": "t = ", "font": {"size": 16}}, "pad": {"t": 40}}],
         "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
                          "yanchor": "top", "pad": {"t": 40, "r": 10}, "showactive": False, "buttons": [
-                             {"label": _("▶ Play"), "method": "animate", "args": _animate_args(None, 150)},
+                             {"label": _("▶ Play"), "method": "animate", "args": _animate_args(None, per_frame)},
+                             {"label": f"▶▶ ×{FAST}", "method": "animate",
+                              "args": _animate_args(None, per_frame // FAST)},
                              {"label": _("❚❚ Pause"), "method": "animate", "args": [[None], {
                                  "mode": "immediate", "frame": {"duration": 0, "redraw": False},
                                  "transition": {"duration": 0}}]}]}],
     }
-    return {"data": moving[-1]["data"] + _static_traces(), "layout": layout}
+    data = [dict(trace) for trace in moving[frames.index(shown)]["data"]]
+    data[3]["visible"] = True if paths_shown else "legendonly"  # frames leave it as the legend sets it
+    return {"data": data + _static_traces(), "layout": layout}
 
 
 def smoothed(values: list[float], window: float) -> list[float]:

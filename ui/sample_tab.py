@@ -68,6 +68,8 @@ CSS = """
 #sample-compare .cmp { display: grid; gap: 14px; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); }
 #sample-compare figure { margin: 0; }
 #sample-compare img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
+#sample-compare figcaption { min-height: 3.2em; }  /* two lines for every caption: the four grids line up */
+#sample-stale .stale { background: #fff4d6; border-left: 4px solid #E69F00; padding: 4px 8px; margin: 4px 0; }
 """
 
 
@@ -92,6 +94,8 @@ class SampleState:
     """What the Sample tab keeps for a session: the last Sample run's result (the exports' source)."""
 
     result: RunResult | None = None
+    made_with: SampleForm | None = None  # the settings of `result`
+    compared_with: SampleForm | None = None  # the settings of the comparison on show
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
@@ -247,6 +251,7 @@ class SampleTab:
         path, config = self._prepare(form, session)
         job = self._start(session, self._job(path, [(path.stem, config)], form.with_eps))
         yield from self._follow(job, session, compare=False)
+        session.state(SampleState).made_with = form
         yield from self._finish(job, session)
 
     @user_errors
@@ -257,7 +262,25 @@ class SampleTab:
         runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
         job = self._start(session, self._job(path, runs, form.with_eps))
         yield from self._follow(job, session, compare=True)
+        session.state(SampleState).compared_with = dataclasses.replace(form, sampler="*", eta="*", variance="*")
         yield from self._compared(job, session)
+
+    @user_errors
+    def staleness(self, form: SampleForm, session: Session | None) -> str:
+        """A note over results the controls no longer describe (changed since they were made), or nothing."""
+        if session is None:
+            return ""
+        state = session.state(SampleState)
+        notes = []
+        if state.result is not None and state.made_with is not None and state.made_with != form:
+            notes.append(_("The final grid, its plot and the exports below were made with other settings "
+                           "({settings}); press <b>Sample</b> to see these.").format(
+                settings=html.escape(described(state.result.description))))
+        compared = dataclasses.replace(form, sampler="*", eta="*", variance="*")  # Compare sets these itself
+        if state.compared_with is not None and state.compared_with != compared:
+            notes.append(_("The comparison below was made with other settings; press <b>Compare samplers</b> "
+                           "again to update it."))
+        return "".join(f"<p class='stale'>⚠ {note}</p>" for note in notes)
 
     def stop(self, session: Session | None) -> None:
         """Ask this session's run to stop after its current step; its stream then shows where it ended."""
@@ -397,6 +420,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                 webm_btn = gr.Button(L("Export WebM"), size="sm", elem_id="sample-webm")
                 png_btn = gr.Button(L("Grid as PNG"), size="sm", elem_id="sample-png")
             exported = gr.File(label=L("Download"), interactive=False, visible=False, elem_id="sample-export")
+            stale = gr.HTML(elem_id="sample-stale")
             comparison = gr.HTML(elem_id="sample-compare")
     code_panels.build("ddpm_step", "p_theta", "ddim_step", "posterior")
 
@@ -418,9 +442,12 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                      show_progress_on=[live])
     run = form.event(tab.sample, session)
     compare = form.event(tab.compare, session)
-    run_btn.click(fn=gpu.GPU(run["fn"]), inputs=run["inputs"], **streaming, api_name="sample_run")
+    staleness = dict(**form.event(tab.staleness, session), outputs=stale, api_visibility="private",
+                     show_progress="hidden", trigger_mode="always_last")
+    run_btn.click(fn=gpu.GPU(run["fn"]), inputs=run["inputs"], **streaming, api_name="sample_run").then(**staleness)
     compare_btn.click(fn=gpu.GPU(compare["fn"], duration=4 * gpu.SAMPLE_SECONDS), inputs=compare["inputs"],
-                      **streaming, api_name="sample_compare")
+                      **streaming, api_name="sample_compare").then(**staleness)
+    gr.on([component.change for component in form.inputs], **staleness)
     stop_btn.click(tab.stop, session, None, api_name="sample_stop", show_progress="hidden", queue=False)
     for button, fmt in ((gif_btn, "gif"), (mp4_btn, "mp4"), (webm_btn, "webm")):
         button.click(functools.partial(tab.export, fmt), session, exported, api_name=f"sample_export_{fmt}",

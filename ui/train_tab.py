@@ -52,7 +52,7 @@ POLL_S = 0.5  # how often the stream reports
 ABANDONED_S = 120  # a run nobody has followed for this long stops (and saves): its page went away
 PREVIEW_COUNT = 16  # samples in a preview grid (4 × 4)
 PREVIEW_STEPS = 50  # respaced reverse steps per preview
-PREVIEW_WIDTH = 256  # previews are enlarged (nearest neighbour) to about this many pixels
+PREVIEW_WIDTH = 480  # previews are enlarged (nearest neighbour) to about this many pixels: readable in a class
 CHANNEL_CHOICES = [("grey", 1), ("colour", 3)]
 SEED_MAX = 2**31 - 1
 INTRO = ("Train a U-Net to predict the noise ε (Algorithm 1 of Ho et al. 2020) on your images. Small images "
@@ -628,7 +628,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
                              elem_id="train-status")
             loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="train-loss")
             preview = gr.Image(label=L("Samples from the EMA model"), type="numpy", format="png", interactive=False,
-                               height=300, buttons=["download"], elem_id="train-preview")
+                               height=420, buttons=["download"], elem_id="train-preview")
             data_info = gr.Markdown(elem_id="train-data")
             checkpoints = gr.Markdown(elem_id="train-checkpoints")
             refresh_btn = gr.Button(L("Refresh the list"), size="sm", elem_id="train-refresh")

@@ -369,7 +369,7 @@ def test_figures_are_built_in_the_language_of_the_request():
 
     x = np.random.default_rng(0).standard_normal(1000)
     english = plots.histogram_figure(x, 250)
-    assert english["layout"]["title"]["text"] == "Pixel values of x<sub>250</sub> (model space) vs N(0, 1)"
+    assert english["layout"]["title"]["text"] == "Pixels of x<sub>250</sub> vs N(0, 1)"
     with i18n.language_scope("ko"):
         figure = plots.histogram_figure(x, 250)
         residual = plots.residual_figure(x, x, 37)

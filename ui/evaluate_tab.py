@@ -448,7 +448,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             steps_text = gr.Textbox(DEFAULT_STEPS, label=L("Steps t"), scale=3, elem_id="eval-steps")
             samples = gr.Slider(0, 8, value=4, step=1, label=L("Samples per t"), elem_id="eval-samples")
             chain_steps = gr.Dropdown([("all of them", "all"), ("at most 100 (respaced)", "100")], value="100",
-                                      label=L("Reverse steps from t"), elem_id="eval-chain")
+                                      label=L("Reverse steps from t"), scale=2, min_width=280, elem_id="eval-chain")
             decode_btn = gr.Button(L("Decode"), variant="primary", elem_id="eval-decode-run")
         decoded = gr.HTML(elem_id="eval-decode")
     code_panels.build("vlb", "p_theta", "posterior")

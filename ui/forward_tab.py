@@ -97,8 +97,8 @@ def equation_markdown(diffusion: GaussianDiffusion, t: int) -> str:
         f"$$q(x_{{{t}}} \\mid x_0) = \\mathcal{{N}}\\!\\big(x_{{{t}}};\\ \\sqrt{{\\bar\\alpha_{{{t}}}}}\\,x_0,\\ "
         f"(1-\\bar\\alpha_{{{t}}})\\,\\mathbf{{I}}\\big) = \\mathcal{{N}}\\!\\big(x_{{{t}}};\\ {a:.4f}\\,x_0,\\ "
         f"{1 - abar:.4f}\\,\\mathbf{{I}}\\big)$$\n"
-        f"$$x_{{{t}}} = {a:.4f}\\,x_0 + {b:.4f}\\,\\epsilon,\\quad \\epsilon \\sim \\mathcal{{N}}(0, \\mathbf{{I}}),"
-        f"\\qquad \\bar\\alpha_{{{t}}} = \\prod_{{s=1}}^{{{t}}} (1-\\beta_s) = {abar:.6g},\\quad "
+        f"$$x_{{{t}}} = {a:.4f}\\,x_0 + {b:.4f}\\,\\epsilon,\\quad \\epsilon \\sim \\mathcal{{N}}(0, \\mathbf{{I}})$$\n"
+        f"$$\\bar\\alpha_{{{t}}} = \\prod_{{s=1}}^{{{t}}} (1-\\beta_s) = {abar:.6g},\\quad "
         f"\\beta_{{{t}}} = {beta:.6g}$$"
     )
 
@@ -366,7 +366,7 @@ def build(demo: gr.Blocks) -> None:
                 x_t_b_img = gr.Image(label=L("x_t under the comparison schedule"), format="jpeg", interactive=False,
                                      visible=False, buttons=[], elem_id="fwd-xt-b")
             equation = gr.Markdown(latex_delimiters=LATEX, label=L("equation"), elem_id="fwd-equation")
-            with gr.Row():
+            with gr.Row(elem_id="fwd-stats-row"):
                 stats = gr.Markdown(label=L("statistics"), elem_id="fwd-stats")
                 histogram = gr.Plot(label=L("Pixel histogram"), elem_id="fwd-hist", show_label=False)
             terminal = gr.Markdown(label=L("terminal check"), elem_id="fwd-terminal")

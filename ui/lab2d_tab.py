@@ -296,12 +296,17 @@ def build(demo: gr.Blocks, session: gr.State) -> None:
                                 elem_id="lab-field")
             status = gr.Markdown(L(START_STATUS),
                                  label=L("training status"), elem_id="lab-status")
-            loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="lab-loss")
-        with gr.Column(scale=3, min_width=420):
-            forward_plot = gr.Plot(label=L("Forward process"), show_label=False, elem_id="lab-forward")
-            reverse_plot = gr.Plot(label=L("Reverse process"), show_label=False, elem_id="lab-reverse")
-            fit = gr.Markdown(label=L("fit"), elem_id="lab-fit")
-            code_panels.build("p_theta", "score")
+        # One view at a time, each large (a projector shows the whole of it): the page turns to the loss curve
+        # when training starts and to the reverse flow when it has sampled.
+        with gr.Column(scale=3, min_width=420), gr.Tabs(elem_id="lab-views") as views:
+            with gr.Tab(L("Forward"), id="forward"):
+                forward_plot = gr.Plot(label=L("Forward process"), show_label=False, elem_id="lab-forward")
+            with gr.Tab(L("Training loss"), id="loss"):
+                loss_plot = gr.Plot(label=L("Training loss"), show_label=False, elem_id="lab-loss")
+            with gr.Tab(L("Reverse"), id="reverse"):
+                reverse_plot = gr.Plot(label=L("Reverse process"), show_label=False, elem_id="lab-reverse")
+                fit = gr.Markdown(label=L("fit"), elem_id="lab-fit")
+    code_panels.build("p_theta", "score")
 
     shape_form = Form(ShapeForm, name=shape, image=image, word=word, points=points, seed=seed, diffusion=controls)
     train_form = Form(Train2DForm, steps=steps, batch_size=batch, lr=lr, ema_decay=ema, seed=seed, diffusion=controls)
@@ -312,13 +317,20 @@ def build(demo: gr.Blocks, session: gr.State) -> None:
     demo.load(**forward, api_name="lab_forward")
     shape.change(_shape_inputs_visibility, shape, [image, word], api_visibility="private", show_progress="hidden")
     gr.on([shape.change, image.change, word.submit, *(c.change for c in controls.inputs)], clear_results, session,
-          [loss_plot, status, trained_state, reverse_plot, fit], api_visibility="private", show_progress="hidden")
+          [loss_plot, status, trained_state, reverse_plot, fit], api_visibility="private", show_progress="hidden"
+          ).then(lambda: gr.Tabs(selected="forward"), None, views, api_visibility="private", show_progress="hidden")
 
     sample_inputs = [trained_state, shape_state, seed, field]
     sample_outputs = [reverse_plot, fit]
+    train_btn.click(lambda: gr.Tabs(selected="loss"), None, views, api_visibility="private", show_progress="hidden",
+                    queue=False)
     training = train_btn.click(**forms.event(train, shape_state, train_form, session),
                                outputs=[loss_plot, status, trained_state], preprocess=False, concurrency_id="lab_train",
                                concurrency_limit=2, show_progress_on=[status], api_name="lab_train")
-    training.success(sample, sample_inputs, sample_outputs, preprocess=False, api_visibility="private")
+    show_reverse = dict(fn=lambda: gr.Tabs(selected="reverse"), inputs=None, outputs=views, api_visibility="private",
+                        show_progress="hidden", queue=False)
+    training.success(**show_reverse).then(sample, sample_inputs, sample_outputs, preprocess=False,
+                                          api_visibility="private")
     stop_btn.click(stop, session, None, api_name="lab_stop", show_progress="hidden", queue=False)
-    sample_btn.click(sample, sample_inputs, sample_outputs, preprocess=False, api_name="lab_sample")
+    sample_btn.click(**show_reverse).then(sample, sample_inputs, sample_outputs, preprocess=False,
+                                          api_name="lab_sample")

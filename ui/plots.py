@@ -31,10 +31,11 @@ AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#999", "linecolor": "#444", "s
 
 # The four panels: (key, x axis, y axis, x domain, y domain, title); titles with words go through `_()` when drawn.
 PANELS = [
-    ("beta", "x", "y", [0.0, 0.44], [0.64, 1.0], "β<sub>t</sub> (log scale)"),
-    ("abar", "x2", "y2", [0.56, 1.0], [0.64, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
-    ("circle", "x3", "y3", [0.0, 0.44], [0.0, 0.36], "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)"),
-    ("logsnr", "x4", "y4", [0.56, 1.0], [0.0, 0.36], "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"),
+    # Rows far enough apart that the upper row's axis titles clear the lower row's titles at projector size.
+    ("beta", "x", "y", [0.0, 0.44], [0.70, 1.0], "β<sub>t</sub> (log scale)"),
+    ("abar", "x2", "y2", [0.56, 1.0], [0.70, 1.0], "ᾱ<sub>t</sub> = ∏ (1 − β<sub>s</sub>)"),
+    ("circle", "x3", "y3", [0.0, 0.44], [0.0, 0.31], "signal √ᾱ<sub>t</sub> against noise √(1−ᾱ<sub>t</sub>)"),
+    ("logsnr", "x4", "y4", [0.56, 1.0], [0.0, 0.31], "log SNR(t) = log ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>)"),
 ]
 
 
@@ -82,9 +83,9 @@ def _marker_values(diffusion: GaussianDiffusion, t: int) -> dict[str, tuple[floa
 def schedule_curves(curves: list[tuple[str, GaussianDiffusion]]) -> dict:
     """The static part of the schedule figure: every panel's curves for up to two schedules."""
     data, layout = [], {
-        "height": 620, "margin": {"l": 64, "r": 20, "t": 70, "b": 50}, "font": FONT,
+        "height": 660, "margin": {"l": 64, "r": 20, "t": 96, "b": 50}, "font": FONT,
         "plot_bgcolor": "white", "paper_bgcolor": "white", "hovermode": "closest",
-        "legend": {"orientation": "h", "x": 0, "y": 1.14}, "annotations": [],
+        "legend": {"orientation": "h", "x": 0, "y": 1.2, "yanchor": "bottom"}, "annotations": [],
     }
     for (label, diffusion), (colour, dash) in zip(curves, SCHEDULE_STYLES):
         for key, (x, y) in _panel_values(diffusion).items():
@@ -158,7 +159,7 @@ def histogram_figure(x_t: np.ndarray, t: int) -> dict:
     bars = {"type": "bar", "x": centres.round(4).tolist(), "y": density.round(5).tolist(), "width": width,
             "name": _("pixels of x<sub>{t}</sub>").format(t=t), "marker": {"color": SKY, "line": {"width": 0}}}
     return {"data": [bars, _normal_curve()],
-            "layout": _density_layout(_("Pixel values of x<sub>{t}</sub> (model space) vs N(0, 1)").format(t=t),
+            "layout": _density_layout(_("Pixels of x<sub>{t}</sub> vs N(0, 1)").format(t=t),
                                       _("value"))}
 
 

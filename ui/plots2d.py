@@ -156,17 +156,18 @@ def cloud_animation(frames: list[Frame], title: str, colour: str = BLUE, height:
     axis = {**AXIS, "range": [-LIMIT, LIMIT], "zeroline": False}
     layout = {
         "title": {"text": title, "x": 0.01, "font": {"size": 16}}, "height": height, "font": FONT,
-        "margin": {"l": 50, "r": 10, "t": 60, "b": 150}, "plot_bgcolor": "white", "paper_bgcolor": "white",
-        "showlegend": True, "legend": {"x": 0.0, "y": -0.32, "yanchor": "top", "orientation": "h"}, "bargap": 0,
-        "xaxis": {**axis, "domain": [0, 0.8], "anchor": "y", "title": {"text": "x₁"}},
+        "margin": {"l": 40, "r": 10, "t": 60, "b": 140}, "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "showlegend": True, "legend": {"x": 0.0, "y": -0.34, "yanchor": "top", "orientation": "h"}, "bargap": 0,
+        # The plane's coordinates need no axis titles: their room goes to the cloud and the controls below it.
+        "xaxis": {**axis, "domain": [0, 0.8], "anchor": "y"},
         # Equal scales keep N(0, I)'s circles round; plotly widens the x range to fit the panel.
-        "yaxis": {**axis, "domain": [0, 0.8], "anchor": "x", "title": {"text": "x₂"}, "scaleanchor": "x"},
+        "yaxis": {**axis, "domain": [0, 0.8], "anchor": "x", "scaleanchor": "x"},
         "xaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "y", "showticklabels": False, "rangemode": "tozero"},
         "yaxis2": {**AXIS, "domain": [0.83, 1], "anchor": "x", "showticklabels": False, "rangemode": "tozero"},
         "meta": {"frames": moving},
-        "sliders": [{"active": frames.index(shown), "steps": steps, "x": 0.08, "len": 0.92, "y": -0.02,
-                     "currentvalue": {"prefix": "t = ", "font": {"size": 16}}, "pad": {"t": 40}}],
-        "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
+        "sliders": [{"active": frames.index(shown), "steps": steps, "x": 0.08, "len": 0.92, "y": -0.06,
+                     "currentvalue": {"prefix": "t = ", "font": {"size": 16}, "xanchor": "right"}, "pad": {"t": 40}}],
+        "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.06, "xanchor": "left",
                          "yanchor": "top", "pad": {"t": 40, "r": 10}, "showactive": False, "buttons": [
                              {"label": _("▶ Play"), "method": "animate", "args": _animate_args(None, per_frame)},
                              {"label": f"▶▶ ×{FAST}", "method": "animate",

@@ -32,12 +32,17 @@ html.projector .gradio-container { max-width: none !important; padding: 4px 12px
 /* The page's and the tabs' introductions are for reading alone; on a projector the main view comes first. */
 html.projector .ddpm-intro, html.projector .tab-intro { display: none; }
 html.projector .tab-actions { order: -1; }
-html.projector button[role="tab"] { font-size: 24px; font-weight: 600; padding: 4px 14px; }
+html.projector button[role="tab"] { font-size: 24px; font-weight: 600; padding: 2px 14px; line-height: 1.2; }
 html.projector button[role="tab"][aria-selected="true"] { border-bottom: 4px solid #0072B2; }
 /* A slider's label keeps its width: its number box moves under it rather than squeezing it. */
 html.projector .block .head { flex-wrap: wrap; row-gap: 4px; }
 html.projector .block .head > label { flex: 1 1 auto; min-width: 6em; }
 html.projector .eq-code .code_wrap, html.projector .eq-code .cm-editor { font-size: 20px; }
+/* The statistics table and the histogram side by side leave each too narrow for 24 px text: one above the other. */
+html.projector #fwd-stats-row { flex-wrap: wrap; }
+html.projector #fwd-stats-row > * { min-width: 100% !important; }
+/* Upload boxes tall enough for "Drop File Here - or - Click to Upload" at 24 px. */
+html.projector #train-files, html.projector #eval-files { min-height: 250px; }
 """
 
 # Run on page load: apply ?projector= or the remembered choice, re-lay out plots as they are drawn,
@@ -81,9 +86,31 @@ JS = """
     }
     window.Plotly.relayout(gd, update);
   };
-  const fitAll = () => document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
-    if (!gd._ddpmHooked && gd.on) { gd._ddpmHooked = true; gd.on('plotly_afterplot', () => fit(gd)); }
-    fit(gd);
+  // An equation wider than its column is drawn smaller until it fits (down to half size), in either mode.
+  const fitEquation = (eq) => {
+    const column = eq.parentElement && eq.parentElement.closest('p, div');
+    const inner = eq.querySelector('.katex');
+    if (!column || !inner || !eq.offsetParent) return;
+    inner.style.fontSize = '';  // (KaTeX sizes its .katex in em; set it in px, from its size without ours)
+    const left = eq.getBoundingClientRect().left;
+    const right = Math.max(...[...eq.querySelectorAll('.base')].map((b) => b.getBoundingClientRect().right), left);
+    const needed = right - left, room = Math.min(column.getBoundingClientRect().right, window.innerWidth) - left - 4;
+    if (needed > room && room > 0) {
+      const px = parseFloat(getComputedStyle(inner).fontSize);
+      inner.style.fontSize = Math.max(0.5 * px, px * room / needed).toFixed(1) + 'px';
+    }
+  };
+  const fitAll = () => {
+    document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
+      if (!gd._ddpmHooked && gd.on) { gd._ddpmHooked = true; gd.on('plotly_afterplot', () => fit(gd)); }
+      fit(gd);
+    });
+    document.querySelectorAll('.katex-display').forEach(fitEquation);
+  };
+  window.addEventListener('resize', fitAll);
+  // A tab shown for the first time lays out its equations only then.
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('button[role=tab]')) setTimeout(fitAll, 50);
   });
   window.ddpmProjector = (value) => {
     document.documentElement.classList.toggle('projector', value);

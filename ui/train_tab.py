@@ -589,7 +589,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
             files = gr.File(label=(L("Upload images or one .zip") + f" (≤ {settings.uploads.max_files:,}, "
                                    f"≤ {settings.uploads.max_upload_bytes // 2**20} MB)") if settings.demo
                             else L("…or upload images or one .zip"),
-                            file_count="multiple", file_types=[*IMAGE_EXTENSIONS, ZIP_EXTENSION], height=140,
+                            file_count="multiple", file_types=[*IMAGE_EXTENSIONS, ZIP_EXTENSION],
                             elem_id="train-files")
             with gr.Row():
                 image_size = gr.Slider(MIN_IMAGE_SIZE, settings.max_image_size, value=16, step=8,

@@ -75,6 +75,7 @@ class RunResult:
     stopped: bool
     slug: str  # for file names: "ddim-eta0.5-50steps-seed0"
     statistics: dict = field(default_factory=dict)  # SamplingRun.statistics()
+    nfe: int = 0  # network evaluations the run made
 
 
 # ---- the child ---------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
     if not kept or kept[-1][0] != last.index:
         kept.append((last.index, paper_t(last.t_prev), frame_panels(last, job.with_eps)))
     conn.send(("result", RunResult(name, description, kept, run.count, image_grid(last.step.prev_sample),
-                                   seconds, stopped=last.index < run.count, slug=_slug(config, run.count),
+                                   seconds, stopped=last.index < run.count, slug=_slug(config, run.count), nfe=last.nfe,
                                    statistics=run.statistics())))
 
 
@@ -144,7 +145,8 @@ def _frames_allowed(job: SampleJob, shape: tuple[int, int, int], n: int) -> int:
 
 
 def _slug(config, count: int) -> str:
-    kind = f"ddim-eta{config.eta:g}" if config.sampler == "ddim" else f"ddpm-{config.variance}"
+    kind = {"ddim": f"ddim-eta{config.eta:g}", "ddpm": f"ddpm-{config.variance}"}.get(config.sampler,
+                                                                                     f"ode-{config.sampler}")
     return f"{kind}-{count}steps-seed{config.seed}"
 
 

@@ -122,12 +122,13 @@ def test_the_live_view_in_both_languages():
 
 def test_the_comparison_in_korean():
     result = RunResult(name="digits", description=describe(SampleConfig(), 6), kept=[], count=6,
-                       final=np.zeros((8, 8), np.uint8), seconds=1.5, stopped=True, slug="ddpm")
+                       final=np.zeros((8, 8), np.uint8), seconds=1.5, stopped=True, slug="ddpm", nfe=4)
     english = sample_tab.compare_html([result])
     with i18n.language_scope("ko"):
         korean = sample_tab.compare_html([result])
-    assert "<b>DDPM σ² = β, 6 steps</b><br>1.50 s (stopped)" in english and "Same seed" in english
-    assert "<b>DDPM σ² = β, 6 스텝</b><br>1.50초 (중지됨)" in korean and "같은 시드, 같은 스텝 수" in korean
+    assert "<b>DDPM σ² = β, 6 steps</b><br>1.50 s · 4 network evaluations (stopped)" in english
+    assert "<b>DDPM σ² = β, 6 스텝</b><br>1.50초 · 신경망 평가 4회 (중지됨)" in korean
+    assert "Same seed" in english and "같은 시드, 같은 스텝 수" in korean
 
 
 def test_a_streamed_run_in_korean_and_in_english(tab):

@@ -28,7 +28,8 @@ expect.set_options(timeout=20_000)
 LIVE = "#sample-live"
 HEAD = "#sample-live .live-head"
 STEP = re.compile(r"step ([\d,]+) / ([\d,]+) · t = ([\d,]+)")
-CAPTION = re.compile(r"^(DDPM σ² = β|DDIM η = (?:0|0\.5|1)), (\d+) steps\s*([\d.]+) s$")
+CAPTION = re.compile(r"^(DDPM σ² = β|DDIM η = (?:0|0\.5|1)|(?:Euler|Heun) ODE \(\d+ NFE\)), (\d+) steps\s*([\d.]+) s"
+                     r" · ([\d,]+) network evaluations$")
 
 # Records every distinct header the live view shows (and a digest of its x_t grid), with the time.
 RECORD_JS = """
@@ -205,23 +206,28 @@ def test_stop_ends_a_long_run_quickly_and_sampling_works_again(page: Page, app_u
     assert header(page)[2] == 0
 
 
-def test_compare_samplers_shows_four_results_with_times(page: Page, app_url, artifacts):
+def test_compare_samplers_shows_six_results_with_times_and_evaluations(page: Page, app_url, artifacts):
     open_sample_tab(page, app_url)
     configure(page, "DDIM", 10, 4)
     page.locator("#sample-compare-run").click()
     figures = page.locator("#sample-compare figure")
-    expect(figures).to_have_count(4, timeout=90_000)
-    captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(4)]
+    expect(figures).to_have_count(6, timeout=120_000)
+    captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(6)]
     parsed = [CAPTION.match(" ".join(c.split())) for c in captions]
     assert all(parsed), captions
-    assert [m.group(1) for m in parsed] == ["DDPM σ² = β", "DDIM η = 0", "DDIM η = 0.5", "DDIM η = 1"], captions
+    assert [m.group(1) for m in parsed] == ["DDPM σ² = β", "DDIM η = 0", "DDIM η = 0.5", "DDIM η = 1",
+                                            "Euler ODE (10 NFE)", "Heun ODE (19 NFE)"], captions
     assert all(int(m.group(2)) == 10 for m in parsed), captions
     assert all(float(m.group(3)) >= 0 for m in parsed), captions
-    expect(page.locator("#sample-compare figure img")).to_have_count(4)
+    assert [int(m.group(4)) for m in parsed] == [10, 10, 10, 10, 10, 19], captions
+    expect(page.locator("#sample-compare figure img")).to_have_count(6)
     page.wait_for_function("() => [...document.querySelectorAll('#sample-compare figure img')]"
                            ".every(im => im.complete && im.naturalWidth > 0)")
-    expect(page.locator(LIVE)).to_contain_text("Done: 10 steps")  # the last of the four
-    expect(page.locator(HEAD)).to_contain_text("DDIM η = 1, 10 steps")
+    tops = page.evaluate("() => [...document.querySelectorAll('#sample-compare figure img')]"
+                         ".map(im => Math.round(im.getBoundingClientRect().top))")
+    assert len(set(tops)) <= 2, f"the grids line up in rows: {tops}"
+    expect(page.locator(LIVE)).to_contain_text("Done: 10 steps")  # the last of the six
+    expect(page.locator(HEAD)).to_contain_text("Heun ODE (19 NFE), 10 steps")
     page.screenshot(path=str(artifacts / "sample_compare.png"), full_page=True)
 
 

@@ -114,12 +114,14 @@ def _file(update) -> str:
     return update["value"] if isinstance(update, dict) else update
 
 
-def test_compare_runs_four_samplers_on_the_same_noise(client):
+def test_compare_runs_six_samplers_on_the_same_noise_with_their_network_evaluations(client):
     final = client.predict(*_inputs(steps=6, n=4), api_name="/sample_compare")
-    captions = re.findall(r"<b>([^<]+)</b><br>([\d.]+) s", final[3])
-    assert [c for c, _ in captions] == ["DDPM σ² = β, 6 steps", "DDIM η = 0, 6 steps", "DDIM η = 0.5, 6 steps",
-                                        "DDIM η = 1, 6 steps"]
-    assert all(float(seconds) > 0 for _, seconds in captions)
+    captions = re.findall(r"<b>([^<]+)</b><br>([\d.]+) s · ([\d,]+) network evaluations", final[3])
+    assert [c for c, _, _ in captions] == ["DDPM σ² = β, 6 steps", "DDIM η = 0, 6 steps", "DDIM η = 0.5, 6 steps",
+                                           "DDIM η = 1, 6 steps", "Euler ODE (6 NFE), 6 steps",
+                                           "Heun ODE (11 NFE), 6 steps"]
+    assert [int(nfe) for _, _, nfe in captions] == [6, 6, 6, 6, 6, 11]  # Heun: two a step but the last
+    assert all(float(seconds) > 0 for _, seconds, _ in captions)
 
 
 @pytest.mark.parametrize("change, message", [

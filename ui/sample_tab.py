@@ -46,8 +46,10 @@ DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
 POLL_S = 0.5  # how often the live view updates: 4 a second cost 20 % of a 2-core run in Chromium, 2 cost 7 %
 MAX_FRAMES = 120  # frames kept for the exports (plus the last)
 FRAME_BUDGET_BYTES = 200 * 2**20  # … and at most this much memory for them
+# DDPM, DDIM from deterministic to DDPM's variance, and the probability-flow ODE by Euler and by Heun.
 COMPARE = [SampleConfig(sampler="ddpm"), SampleConfig(sampler="ddim", eta=0.0), SampleConfig(sampler="ddim", eta=0.5),
-           SampleConfig(sampler="ddim", eta=1.0)]
+           SampleConfig(sampler="ddim", eta=1.0), SampleConfig(sampler="euler"), SampleConfig(sampler="heun")]
+SAMPLER_CHOICES = [("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim"), ("ODE: Euler", "euler"), ("ODE: Heun", "heun")]
 SEED_MAX = 2**31 - 1
 INTRO = ("Start from pure noise $x_T \\sim \\mathcal{N}(0, \\mathbf{I})$ and let the network remove it step by step. "
          "Left: the sample $x_t$; right: the network's current guess $\\hat{x}_0$. **DDPM** is Algorithm 2 of "
@@ -68,7 +70,7 @@ CSS = """
 #sample-compare .cmp { display: grid; gap: 14px; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); }
 #sample-compare figure { margin: 0; }
 #sample-compare img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
-#sample-compare figcaption { min-height: 3.2em; }  /* two lines for every caption: the four grids line up */
+#sample-compare figure { align-self: start; }
 #sample-stale .stale { background: #fff4d6; border-left: 4px solid #E69F00; padding: 4px 8px; margin: 4px 0; }
 """
 
@@ -130,10 +132,11 @@ def idle_html(message: str) -> str:
 
 
 def compare_html(results: list[RunResult]) -> str:
-    figures = "".join(f"<figure><figcaption><b>{html.escape(described(r.description))}</b><br>{seconds(r.seconds, 2)}"
-                      f"{' ' + _('(stopped)') if r.stopped else ''}</figcaption>"
-                      f"<img alt='{html.escape(described(r.description))}' "
-                      f"src='{png_data_url(r.final)}'></figure>" for r in results)
+    """The runs' grids side by side, each captioned under it (so grids of a row line up whatever the captions)."""
+    figures = "".join(f"<figure><img alt='{html.escape(described(r.description))}' src='{png_data_url(r.final)}'>"
+                      f"<figcaption><b>{html.escape(described(r.description))}</b><br>{seconds(r.seconds, 2)}"
+                      f" · {html.escape(_('{nfe} network evaluations').format(nfe=f'{r.nfe:,}'))}"
+                      f"{' ' + _('(stopped)') if r.stopped else ''}</figcaption></figure>" for r in results)
     return f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
 
 
@@ -220,8 +223,8 @@ class SampleTab:
             raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
         if form.steps is None or form.seed is None or not 0 <= int(form.seed) <= SEED_MAX:
             raise ValueError(_("Steps and a seed from 0 to {most} are needed.").format(most=f"{SEED_MAX:,}"))
-        if form.sampler not in ("ddpm", "ddim") or form.variance not in ("beta", "beta_tilde"):
-            raise ValueError(_("Choose DDPM or DDIM, and σ² = β or β̃."))
+        if form.sampler not in [value for _label, value in SAMPLER_CHOICES] or form.variance not in ("beta", "beta_tilde"):
+            raise ValueError(_("Choose DDPM, DDIM or an ODE sampler, and σ² = β or β̃."))
         if form.device not in ["auto", *available_devices()]:
             raise ValueError(_("Device {device} is not present here; choose one of {devices}.").format(
                 device=repr(form.device), devices=", ".join(["auto", *available_devices()])))
@@ -256,8 +259,9 @@ class SampleTab:
 
     @user_errors
     def compare(self, form: SampleForm, session: Session):
-        """DDPM (with the form's σ²) and DDIM with η = 0, 0.5, 1, one after the other at the same steps and seed,
-        shown side by side; the main run's grid, plot and exports are left as they were."""
+        """DDPM (with the form's σ²), DDIM with η = 0, 0.5, 1 and the ODE by Euler and Heun, one after the other at
+        the same steps and seed, shown side by side with their network evaluations; the main run's grid, plot and
+        exports are left as they were."""
         path, base = self._prepare(form, session)
         runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
         job = self._start(session, self._job(path, runs, form.with_eps))
@@ -386,8 +390,9 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             summary = gr.Markdown(elem_id="sample-summary")
             upload = gr.UploadButton(L("Upload a checkpoint (.safetensors)"), file_types=[".safetensors"],
                                      file_count="single", size="sm", elem_id="sample-upload")
-            sampler = gr.Radio([("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim")], value="ddpm", label=L("Sampler"),
-                               elem_id="sample-sampler")
+            sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label=L("Sampler"), elem_id="sample-sampler",
+                               info=L("The ODE samplers follow the probability-flow ODE (Song et al. 2021), "
+                                      "deterministic like DDIM at η = 0; Heun asks the network twice a step."))
             with gr.Row():
                 steps = gr.Number(100, label=L("Steps"), precision=0, minimum=1, maximum=1000,
                                   info=L("1 to T: fewer steps skip along the chain"), elem_id="sample-steps")
@@ -433,7 +438,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
     refresh_btn.click(**choices)
     checkpoint.change(**describe_choice)
     upload.upload(tab.upload, [upload, session], [checkpoint, session], api_name="sample_upload")
-    sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,
+    sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,  # ODE: neither
                    [eta, variance], api_visibility="private", show_progress="hidden", queue=False)
     form = Form(SampleForm, checkpoint=checkpoint, sampler=sampler, steps=steps, eta=eta, variance=variance, n=n,
                 seed=seed, device=device, clip=clip, with_eps=with_eps)

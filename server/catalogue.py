@@ -6,6 +6,8 @@ this session may read, every time):
     bundled:NAME   checkpoints/NAME, shipped with the app
     run:NAME       a training run's `NAME/model.safetensors`: runs/ locally, the session's own folder in demo mode
     upload:N       a checkpoint this session uploaded (kept in its folder)
+    import:NAME    a model imported from a diffusers folder on this computer (ddpm_core.convert): imported/NAME
+                   locally; a public server takes uploads of converted files instead
 
 A new source is one more entry in `Catalogue.entries` and one more branch in `Catalogue.resolve`.
 `CheckpointSummary` is what a view may know of a checkpoint, read from its header alone (no weights).
@@ -24,7 +26,9 @@ from pathlib import Path
 import torch
 
 from ddpm_core.checkpoints import CheckpointError, Checkpoint, config_from_dict, load_checkpoint, read_config
+from ddpm_core.convert import CONFIRM_ABOVE_S, CostEstimate, check_cost, convert, forward_seconds
 from ddpm_core.errors import UserError
+from ddpm_core.paper import figures_for
 from ddpm_core.train import CHECKPOINT_NAME
 from ddpm_core.unet import UNet, UNetConfig, count_parameters
 from server import settings as deployment
@@ -33,7 +37,7 @@ from server.sessions import Session
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = ROOT / "checkpoints"
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SOURCES = ("bundled", "run", "upload")
+SOURCES = ("bundled", "run", "upload", "import")
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,6 +68,14 @@ class CheckpointSummary:
     schedule: str
     prediction: str
     classes: tuple[str, ...] | None = None  # class names of a conditional model
+    imported_from: str | None = None  # the folder an imported model was converted from
+    paper_dataset: str | None = None  # the paper's data set it is (a key of ddpm_core.paper.PAPER_FIGURES)
+    variance: str | None = None  # the σ² its makers sampled with, where the checkpoint says
+
+    @property
+    def paper(self):
+        """The paper's figures for this checkpoint's data set (ddpm_core.paper.PaperFigures), or None."""
+        return figures_for(self.paper_dataset)
 
     @property
     def is_image_model(self) -> bool:
@@ -81,7 +93,9 @@ class CheckpointSummary:
         parameters = _unet_parameters(json.dumps(model, sort_keys=True)) if architecture == "unet" else None
         holdout = training.get("holdout", 0.0)
         classes = dataset.get("classes")
-        return cls(architecture=architecture, data=str(dataset.get("root") or dataset.get("name") or ""),
+        source, sampling = config.get("source") or {}, config.get("sampling") or {}
+        data = dataset.get("root") or dataset.get("title") or dataset.get("name") or ""
+        return cls(architecture=architecture, data=str(data),
                    num_images=_int(dataset.get("num_images")), num_held_out=_int(dataset.get("num_held_out")),
                    holdout=float(holdout) if isinstance(holdout, (int, float)) else 0.0,
                    image_size=_int(model.get("image_size")), channels=_int(model.get("channels")),
@@ -89,7 +103,10 @@ class CheckpointSummary:
                    parameters=parameters, step=_int(config.get("step")) or 0,
                    timesteps=_int(diffusion.get("timesteps")) or 1000,
                    schedule=str(diffusion.get("schedule", "linear")), prediction=str(config.get("prediction", "eps")),
-                   classes=tuple(str(c) for c in classes) if isinstance(classes, list) else None)
+                   classes=tuple(str(c) for c in classes) if isinstance(classes, list) else None,
+                   imported_from=str(source.get("folder") or source.get("name") or "") or None if source else None,
+                   paper_dataset=dataset.get("name") if isinstance(dataset.get("name"), str) and source else None,
+                   variance=sampling.get("variance") if sampling.get("variance") in ("beta", "beta_tilde") else None)
 
 
 def summarize(path: Path) -> CheckpointSummary:
@@ -158,9 +175,37 @@ class Catalogue:
         found = [_entry(key, "upload", name, path) for key, (path, name) in session.state(Uploads).files.items()]
         return [entry for entry in found if entry is not None]
 
+    def imports_root(self, session: Session | None) -> Path | None:
+        """Where imported models live: imported/ locally, the session's own folder in demo mode."""
+        if not self.settings.demo:
+            return deployment.imports_dir()
+        return session.folder / "imported" if session is not None else None
+
+    def imports(self, session: Session | None) -> list[Entry]:
+        root = self.imports_root(session)
+        if root is None or not root.is_dir():
+            return []
+        paths = sorted(root.glob("*.safetensors"))
+        return [entry for p in paths if (entry := _entry(f"import:{p.stem}", "import", p.stem, p)) is not None]
+
+    def add_import(self, folder, session: Session | None, allow_bin: bool = False) -> Entry:
+        """Convert the diffusers UNet2DModel in `folder` (ddpm_core.convert) into an imported checkpoint, list it.
+
+        Only where the app runs locally: a public server takes no path from a page."""
+        if self.settings.demo:
+            raise UserError("import.demo", "This server takes no folder path: convert the model with "
+                            "`python -m ddpm_core.convert` and upload the .safetensors file it writes.")
+        source = Path(str(folder or "").strip()).expanduser()
+        if not str(folder or "").strip():
+            raise UserError("import.no_folder", "Type the path of a diffusers model folder (the one with config.json).")
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", source.resolve().name).strip("-.")[:64] or "model"
+        converted = convert(source, self.imports_root(session) / f"{name}.safetensors", allow_bin=allow_bin)
+        return self.resolve(f"import:{converted.path.stem}", session)
+
     def entries(self, session: Session | None, images_only: bool = True) -> list[Entry]:
-        """Every checkpoint this session may use: bundled, its runs, its uploads (image models only by default)."""
-        found = [*self.bundled(), *self.runs(session), *self.uploads(session)]
+        """Every checkpoint this session may use: bundled, its runs, its uploads and the imported (image models
+        only by default)."""
+        found = [*self.bundled(), *self.runs(session), *self.uploads(session), *self.imports(session)]
         return [e for e in found if e.summary.is_image_model or not images_only]
 
     # ---- resolving ----------------------------------------------------------------------------------
@@ -175,6 +220,8 @@ class Catalogue:
             found = next((e for e in self.runs(session) if e.key == key), None)
         elif kind == "upload":
             found = next((e for e in self.uploads(session) if e.key == key), None)
+        elif kind == "import" and RUN_NAME.match(name):
+            found = next((e for e in self.imports(session) if e.key == key), None)
         if found is None:
             raise UserError("catalogue.unavailable",
                             "Choose a checkpoint from the list (or upload one): that one is not available.")
@@ -217,6 +264,29 @@ class Catalogue:
         key = f"upload:{number}"
         uploads.files[key] = (target, source.name)
         return Entry(key, "upload", source.name, target, summary)
+
+
+@functools.lru_cache(maxsize=32)
+def _forward_s(path: str, mtime: float, device: str, batch: int) -> float:
+    return forward_seconds(load_checkpoint(path, device), batch)
+
+
+def run_cost(entry: Entry, images: int, evaluations: int, device: str = "cpu", batch: int = 16) -> CostEstimate:
+    """What `images` images of `evaluations` network evaluations each cost with this checkpoint on `device`: a
+    forward pass of `batch` images, measured once per file and device (a median of three), scaled."""
+    batch = max(1, min(batch, images))
+    return CostEstimate(_forward_s(str(entry.path), entry.path.stat().st_mtime, device, batch), batch,
+                        images * evaluations)
+
+
+def check_run_cost(cost: CostEstimate, images: int, allowed: bool) -> None:
+    """UserError for a run that would take longer than a day here (whatever the user says), or longer than a
+    minute without the user's go-ahead ("Allow long runs")."""
+    check_cost(cost, images)
+    if cost.seconds > CONFIRM_ABOVE_S and not allowed:
+        raise UserError("run.long", "This would take about {minutes:,.1f} minutes here (a forward pass measured "
+                        "on this machine, times the network evaluations). Choose fewer images or steps, or tick "
+                        "\"Allow long runs\" to start it anyway.", minutes=cost.seconds / 60)
 
 
 def _entry(key: str, source: str, name: str, path: Path) -> Entry | None:

@@ -9,7 +9,6 @@ A session runs at most one job of each kind ("train", "sample", "evaluate", …)
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,14 +17,10 @@ from typing import TypeVar
 
 from ddpm_core.errors import UserError
 from server.jobs import Job
+from server.settings import sessions_dir
 
 T = TypeVar("T")
 END_WAIT_S = 600  # how long a closing session waits for its jobs (a training run saves first)
-
-
-def sessions_dir() -> Path:
-    """Per-session folders, one per session id."""
-    return Path(tempfile.gettempdir()) / "ddpm-explorer-sessions"
 
 
 @dataclass

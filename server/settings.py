@@ -77,6 +77,11 @@ def runs_dir() -> Path:
     return Path(os.environ.get("DDPM_RUNS_DIR") or ROOT / "runs").expanduser().resolve()
 
 
+def imports_dir() -> Path:
+    """Where local mode keeps models imported from diffusers folders (`<name>.safetensors`)."""
+    return Path(os.environ.get("DDPM_IMPORTS_DIR") or ROOT / "imported").expanduser().resolve()
+
+
 def sessions_dir() -> Path:
     """Per-session temporary folders (uploads; in demo mode also runs), one per session id."""
     return Path(tempfile.gettempdir()) / "ddpm-explorer-sessions"

@@ -42,7 +42,7 @@ def _evaluate(tab, *request, n=1, source="own", files=None):
     session = Session()
     try:
         return list(tab.evaluate(evaluate_tab.ImagesForm(BUNDLED, source, files or [], "assets/digits", "all"),
-                                 evaluate_tab.BoundForm(n, "strata", 3, "beta", 0), session, *request))
+                                 evaluate_tab.BoundForm(n, "strata", 3, "beta", 0, False), session, *request))
     finally:
         session.close()
 
@@ -126,7 +126,7 @@ def test_the_checkpoint_list_and_summary_are_served_in_the_request_language(tab)
     listed = tab.choices(BUNDLED, None, korean_request())
     assert listed.choices[0][0] == CATALOGUE["{name} (bundled)"].format(name=CATALOGUE["Upload one or more images first."])
     assert tab.choices(BUNDLED, None).choices[0][0] == "Upload one or more images first. (bundled)"
-    summary = tab.summary(BUNDLED, None, korean_request())
+    summary, _variance = tab.summary(BUNDLED, None, korean_request())
     assert "데이터의 10%를 학습에서 제외했습니다" in summary
-    assert "10% of its data was held out of training" in tab.summary(BUNDLED, None)
-    assert tab.summary("", None, korean_request()) == CATALOGUE["No checkpoint chosen."]
+    assert "10% of its data was held out of training" in tab.summary(BUNDLED, None)[0]
+    assert tab.summary("", None, korean_request())[0] == CATALOGUE["No checkpoint chosen."]

@@ -56,13 +56,14 @@ def test_the_picker_is_labelled_in_the_requests_language(tab):
 
 
 def test_the_summary_in_korean_keeps_its_numbers(tab):
-    markdown, number = tab.summary(BUNDLED, Session(), korean_request())
+    markdown, number, variance = tab.summary(BUNDLED, Session(), korean_request())
     assert HANGUL.search(markdown)
     for part in ("3,000 스텝 학습", "*digits* (이미지 1,610장, 홀드아웃 187장)", "16×16 흑백", "*tiny*",
                  "파라미터", "linear β, T = 1,000", "eps 예측"):
         assert part in markdown, part
     assert number.info == "1부터 T = 1,000까지: 스텝이 적으면 연쇄를 건너뛰며 진행합니다"
-    english, number = tab.summary(BUNDLED, Session())
+    assert isinstance(variance, dict) and variance.get("__type__") == "update"  # a trained model: σ² left as it is
+    english, number, _variance = tab.summary(BUNDLED, Session())
     assert not HANGUL.search(english) and "trained 3,000 steps on *digits* (1,610 images, 187 held out)" in english
     assert number.info == "1 to T = 1,000: fewer steps skip along the chain"
     assert tab.summary(None, None, korean_request())[0] == "체크포인트를 고르지 않았습니다."
@@ -90,10 +91,10 @@ def test_messages_come_in_korean(tab):
         tab.export_png(session, korean_request())
     with pytest.raises(gr.Error, match="Sample first: there is nothing to download its grid yet"):
         tab.export_png(session)
-    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 0, 0, "auto", True, False), session)
+    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 0, 0, "auto", True, False, False), session)
     with pytest.raises(gr.Error, match=f"이미지 수는 1부터 {tab.max_images}까지여야 합니다"):
         next(tab.sample(*bad, korean_request()))
-    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 2, 0, "tpu", True, False), session)
+    bad = (sample_tab.SampleForm(BUNDLED, "ddim", 10, 0.0, "beta", 2, 0, "tpu", True, False, False), session)
     with pytest.raises(gr.Error, match="장치 'tpu'은\\(는\\) 여기에 없습니다. auto, cpu"):
         next(tab.sample(*bad, korean_request()))
 
@@ -133,7 +134,7 @@ def test_the_comparison_in_korean():
 
 def test_a_streamed_run_in_korean_and_in_english(tab):
     session = Session()
-    inputs = (sample_tab.SampleForm(BUNDLED, "ddim", 3, 0.0, "beta", 1, 0, "auto", True, False), session)
+    inputs = (sample_tab.SampleForm(BUNDLED, "ddim", 3, 0.0, "beta", 1, 0, "auto", True, False, False), session)
     updates = list(tab.sample(*inputs, korean_request()))
     assert "시작하는 중" in updates[0][0]
     live, final, figure, _, _ = updates[-1]

@@ -13,7 +13,8 @@ import gradio as gr
 from server.catalogue import CheckpointSummary, Entry
 from ui.i18n import _
 
-SOURCE_LABELS = {"bundled": "{name} (bundled)", "run": "{name} (trained here)", "upload": "{name} (uploaded)"}
+SOURCE_LABELS = {"bundled": "{name} (bundled)", "run": "{name} (trained here)", "upload": "{name} (uploaded)",
+                 "import": "{name} (imported)"}
 
 
 def kind(channels) -> str:
@@ -45,9 +46,35 @@ def picker(entries: list[Entry], current, default: str | None = None) -> gr.Drop
     return gr.Dropdown(choices=choices(entries), value=value)
 
 
+def paper_card(summary: CheckpointSummary) -> str:
+    """What Ho et al. 2020 reported for this checkpoint's data set, for comparison ('' if nothing)."""
+    paper = summary.paper
+    if paper is None:
+        return ""
+    figures = [f"FID {paper.fid:g}" if paper.fid is not None else "",
+               f"IS {paper.inception_score}" if paper.inception_score else "",
+               _("NLL ≤ {test} bits/dim (test), {train} (train)").format(test=paper.nll_test, train=paper.nll_train)
+               if paper.nll_test is not None else ""]
+    shown = " · ".join(f for f in figures if f) or _("no score reported")
+    sigma = "β" if paper.variance == "beta" else "β̃"
+    return (_("**The paper's figures** for {data} ({source}): {figures}. Its authors sampled it with σ² = {sigma}.")
+            .format(data=paper.title, source=paper.source, figures=shown, sigma=sigma))
+
+
 def summary_markdown(entry: Entry) -> str:
-    """What a checkpoint was trained on and how: two lines of Markdown."""
+    """What a checkpoint was trained on and how (or where it was imported from): Markdown."""
     s = entry.summary
+    if s.imported_from is not None:
+        lines = [_("**{name}** · imported from *{folder}* (a diffusers UNet2DModel) · {data}").format(
+                     name=html.escape(entry.name), folder=html.escape(s.imported_from),
+                     data=html.escape(s.data or _("unknown data"))),
+                 _("{size}×{size} {colour} · U-Net ({params} parameters) · {schedule} β, T = {T} · "
+                   "{prediction}-prediction").format(
+                     size=s.image_size or "?", colour=kind(s.channels),
+                     params=f"{s.parameters:,}" if s.parameters is not None else "?", schedule=s.schedule,
+                     T=f"{s.timesteps:,}", prediction=s.prediction)]
+        card = paper_card(s)
+        return "\n\n".join(lines + ([card] if card else []))
     data = s.data or _("unknown data")
     if s.num_images is not None and s.num_held_out:
         counts = " " + _("({count} images, {held} held out)").format(count=f"{s.num_images:,}",

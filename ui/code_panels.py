@@ -19,7 +19,7 @@ from typing import Callable
 
 import gradio as gr
 
-from ddpm_core import likelihood, losses, samplers
+from ddpm_core import edit, likelihood, losses, samplers
 from ddpm_core.diffusion import GaussianDiffusion
 from ui import i18n
 from ui.i18n import L
@@ -111,6 +111,30 @@ PANELS = {
         r"L_0 = -\log p_\theta(x_0|x_1),\quad L_T = D_{KL}\big(q(x_T|x_0)\,\|\,\mathcal{N}(0,\mathbf{I})\big)$$",
         (likelihood.term, samplers.p_mean_variance, likelihood.normal_kl, likelihood.discretized_gaussian_log_likelihood,
          likelihood.prior_bits)),
+    "sdedit": Panel(
+        "SDEdit: noise to t₀, then denoise (Meng et al. 2022)",
+        r"$$x_{t_0} = \sqrt{\bar\alpha_{t_0}}\,x_0 + \sqrt{1-\bar\alpha_{t_0}}\,\epsilon,\qquad "
+        r"x_{t-1} \sim p_\theta(x_{t-1} \mid x_t)\quad \text{for } t = t_0, \dots, 1$$",
+        (edit.sdedit, edit.noised),
+        ("The forward process's own q(x_t₀ | x_0), then the Sample tab's chain started at t₀ (`sample_loop(start=)`).",
+         "순방향 과정의 q(x_t₀ | x_0)로 t₀까지 간 뒤, 샘플링 탭의 연쇄를 t₀에서 시작합니다(`sample_loop(start=)`).")),
+    "inpaint_replace": Panel(
+        "Inpainting by replacement (Lugmayr et al. 2022, Eq. 8)",
+        r"$$x_{t-1} = m \odot x_{t-1}^{\text{unknown}} + (1 - m) \odot x_{t-1}^{\text{known}},\quad "
+        r"x_{t-1}^{\text{unknown}} \sim p_\theta(x_{t-1} \mid x_t),\quad "
+        r"x_{t-1}^{\text{known}} \sim q(x_{t-1} \mid x_0)$$",
+        (edit.inpaint_replace, edit._walk, edit.Chain.down),
+        ("m is 1 where the model fills. At the last step q(x_0 | x_0) is x_0 itself: the kept pixels are the input's.",
+         "m은 모델이 채우는 곳에서 1입니다. 마지막 스텝에서 q(x_0 | x_0)는 x_0 자신이므로 남긴 픽셀은 입력 그대로입니다.")),
+    "repaint": Panel(
+        "RePaint: resampling by going back up (Lugmayr et al. 2022, Algorithm 1)",
+        r"$$x_{t} \sim q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1-\beta_t}\,x_{t-1},\ \beta_t\mathbf{I}\big)"
+        r"\quad \text{every } j \text{ steps, } j \text{ steps up, } r - 1 \text{ times}$$",
+        (edit.repaint, edit.repaint_moves, edit.Chain.up),
+        ("Each way down is replacement; the way back up is the forward process, so the filled region gets r tries to "
+         "agree with the kept one. r = 1 is replacement.",
+         "내려가는 길은 매번 교체 방식이고, 다시 올라가는 길은 순방향 과정입니다. 그래서 채운 영역이 남긴 영역과 "
+         "어울리도록 r번 다시 시도합니다. r = 1이면 교체 방식과 같습니다.")),
 }
 
 

@@ -33,7 +33,7 @@ from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
 from server import settings as deployment
-from server.catalogue import Catalogue, Entry
+from server.catalogue import Catalogue, Entry, check_run_cost, run_cost
 from server.jobs import Job, State, follow
 from server.sessions import Session
 from ui import checkpoint_view, code_panels, i18n, plots
@@ -101,6 +101,8 @@ class BoundForm:
     strata: object
     variance: str
     seed: object
+    long_ok: bool  # the user's go-ahead for an evaluation estimated over a minute
+
 
 
 @dataclass(frozen=True)
@@ -209,14 +211,16 @@ class EvaluateTab:
 
     @user_errors
     def summary(self, key, session):
+        """The checkpoint's card, and the σ² its makers measured with where it is known (an imported model)."""
         if not key:
-            return _("No checkpoint chosen.")
+            return _("No checkpoint chosen."), gr.skip()
         entry = self.catalogue.image_entry(key, session)
         markdown = checkpoint_view.summary_markdown(entry)
         if entry.summary.holdout:
             markdown += "\n\n" + _("{share} of its data was held out of training: evaluate on those images.").format(
                 share=f"{entry.summary.holdout:.0%}")
-        return markdown
+        paper = entry.summary.paper
+        return markdown, gr.Radio(value=paper.variance) if paper is not None else gr.skip()
 
     def _own_data(self, entry: Entry) -> tuple[Path, str, float]:
         """The bundled checkpoint's data folder in assets/, and which split to use."""
@@ -274,19 +278,21 @@ class EvaluateTab:
         pixels = pick(pixels, n, seed)
         evaluation = start(checkpoint, pixels, strata=int(form.strata) if form.timesteps == "strata" else None,
                            variance=form.variance, seed=seed)
+        check_run_cost(run_cost(entry, len(pixels), evaluation.columns), len(pixels), bool(form.long_ok))
         state = session.state(EvaluateState)
         state.bound, state.images, state.key = None, pixels, images.checkpoint
         job = session.start("evaluate", bound_job(evaluation))
         T = checkpoint.diffusion.num_timesteps
         yield from self._stream(job, evaluation, session, T,
-                                _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"))
+                                _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"),
+                                entry.summary.paper)
 
     def _figures(self, bound: Bound, T: int, title: str):
         return (plots.as_plot(plots.bound_terms_figure(bound, T, title)),
                 plots.as_plot(plots.cumulative_bits_figure(bound, T)),
                 plots.as_plot(plots.rate_distortion_figure(bound)))
 
-    def _stream(self, job: Job, evaluation: BoundEvaluation, session: Session, T: int, what: str):
+    def _stream(self, job: Job, evaluation: BoundEvaluation, session: Session, T: int, what: str, paper=None):
         shown = 0
         yield status_html(0, evaluation.columns, 0.0, None, what), gr.skip(), gr.skip(), gr.skip(), session
         for _reports in follow(job, POLL_S):
@@ -310,6 +316,11 @@ class EvaluateTab:
         note = (_("⏹ Stopped after {done} of {total} terms: the total covers L_T and the terms from T down to "
                   "there only.").format(done=f"{evaluation.done:,}", total=f"{evaluation.columns:,}") if stopped else
                 _("✅ Done in {seconds} s ({what}).").format(seconds=f"{seconds:.1f}", what=what))
+        if paper is not None and paper.nll_test is not None:
+            note += " " + _("Ho et al. 2020 report ≤ {test} bits/dim on the whole {data} test set ({train} on its "
+                            "training set) with σ² = {sigma}.").format(
+                test=paper.nll_test, train=paper.nll_train, data=paper.title,
+                sigma="β" if paper.variance == "beta" else "β̃")
         summary = summarize(bound, T)
         yield (status_html(evaluation.done, evaluation.columns, seconds, summary, note),
                *self._figures(bound, T, _("{bits} bits/dim in all").format(bits=f"{summary['bits_per_dim']:.3f}")),
@@ -431,6 +442,8 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             strata = gr.Slider(2, 250, value=50, step=1, label=L("Strata"), visible=False, elem_id="eval-strata")
             variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
                                 label=L("Reverse variance of p_θ"), elem_id="eval-variance")
+            long_ok = gr.Checkbox(False, label=L("Allow long runs"), elem_id="eval-long",
+                                  info=L("A run estimated at over a minute here waits for this."))
             with gr.Row(elem_classes="tab-actions"):
                 run_btn = gr.Button(L("Evaluate"), variant="primary", elem_id="eval-run")
                 stop_btn = gr.Button(L("Stop"), elem_id="eval-stop")
@@ -455,8 +468,8 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
 
     choices = dict(fn=tab.choices, inputs=[checkpoint, session], outputs=checkpoint, api_visibility="private",
                    show_progress="hidden")
-    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=summary, api_visibility="private",
-                           show_progress="hidden")
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, variance],
+                           api_visibility="private", show_progress="hidden")
     demo.load(**choices).then(**describe_choice)
     tab_item.select(**choices)
     refresh_btn.click(**choices)
@@ -466,7 +479,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
     timesteps.change(lambda s: gr.Slider(visible=s == "strata"), timesteps, strata, api_visibility="private",
                      show_progress="hidden", queue=False)
     images = Form(ImagesForm, checkpoint=checkpoint, source=source, files=files, folder=folder, split=split)
-    bound = Form(BoundForm, n=n, timesteps=timesteps, strata=strata, variance=variance, seed=seed)
+    bound = Form(BoundForm, n=n, timesteps=timesteps, strata=strata, variance=variance, seed=seed, long_ok=long_ok)
     decoding = Form(DecodeForm, index=index, steps=steps_text, samples=samples, chain_steps=chain_steps, seed=seed)
     run_btn.click(**forms.event(tab.evaluate, images, bound, session),
                   outputs=[status, terms_plot, cumulative_plot, rd_plot, session], api_name="evaluate",

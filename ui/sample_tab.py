@@ -33,7 +33,8 @@ from ddpm_core.diffusion import paper_t
 from ddpm_core.errors import Message
 from ddpm_core.sample import SampleConfig
 from server import settings as deployment
-from server.catalogue import Catalogue
+from ddpm_core.devices import pick_device
+from server.catalogue import Catalogue, check_run_cost, run_cost
 from server.jobs import Job, State, follow
 from server.sample_process import RunResult, SampleJob, SamplerPool
 from server.sessions import Session
@@ -89,6 +90,7 @@ class SampleForm:
     device: str
     clip: bool
     with_eps: bool
+    long_ok: bool  # the user's go-ahead for a run estimated over a minute
 
 
 @dataclass
@@ -202,12 +204,21 @@ class SampleTab:
 
     @user_errors
     def summary(self, key, session):
+        """The checkpoint's card, its T as the steps' maximum, and the σ² its makers sampled with (if known)."""
         if not key:
-            return _("No checkpoint chosen."), gr.skip()
+            return _("No checkpoint chosen."), gr.skip(), gr.skip()
         entry = self.catalogue.image_entry(key, session)
-        T = entry.summary.timesteps
-        return checkpoint_view.summary_markdown(entry), gr.Number(
-            maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(T=f"{T:,}"))
+        T, paper = entry.summary.timesteps, entry.summary.paper
+        variance = paper.variance if paper is not None else entry.summary.variance
+        return (checkpoint_view.summary_markdown(entry), gr.Number(
+                    maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(T=f"{T:,}")),
+                gr.Radio(value=variance) if variance else gr.skip())
+
+    @user_errors
+    def import_folder(self, folder, session: Session):
+        """Convert a diffusers model folder on this computer (ddpm_core.convert) and select it."""
+        entry = self.catalogue.add_import(folder, session)
+        return checkpoint_view.picker(self.catalogue.entries(session), entry.key)
 
     @user_errors
     def upload(self, file, session: Session):
@@ -233,12 +244,19 @@ class SampleTab:
         config.check(T)
         return config
 
-    def _prepare(self, form: SampleForm, session: Session) -> tuple[Path, SampleConfig]:
-        """The checkpoint's file and a checked configuration; the weights are loaded by the sampling process."""
+    def _prepare(self, form: SampleForm, session: Session, configs=None) -> tuple[Path, SampleConfig]:
+        """The checkpoint's file and a checked configuration; the weights are loaded by the sampling process.
+
+        A run (or the `configs` of a comparison) estimated at over a minute here needs the user's go-ahead."""
         if session.busy("sample"):
             raise ValueError(_("A sampling run is still going in this tab: press Stop first."))
         entry = self.catalogue.image_entry(form.checkpoint, session)
-        return entry.path, self._config(form, entry.summary.timesteps)
+        T = entry.summary.timesteps
+        config = self._config(form, T)
+        evaluations = sum(c.network_evaluations(T) for c in (configs or [config]))
+        device = str(pick_device(config.device))
+        check_run_cost(run_cost(entry, config.n, evaluations, device), config.n, bool(form.long_ok))
+        return entry.path, config
 
     def _job(self, path: Path, runs: list, with_eps) -> SampleJob:
         return SampleJob(checkpoint=str(path), runs=runs, with_eps=bool(with_eps), live_every=POLL_S,
@@ -262,7 +280,8 @@ class SampleTab:
         """DDPM (with the form's σ²), DDIM with η = 0, 0.5, 1 and the ODE by Euler and Heun, one after the other at
         the same steps and seed, shown side by side with their network evaluations; the main run's grid, plot and
         exports are left as they were."""
-        path, base = self._prepare(form, session)
+        path, base = self._prepare(form, session, [dataclasses.replace(form_config, steps=int(form.steps or 1))
+                                                   for form_config in COMPARE])
         runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
         job = self._start(session, self._job(path, runs, form.with_eps))
         yield from self._follow(job, session, compare=True)
@@ -390,6 +409,11 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             summary = gr.Markdown(elem_id="sample-summary")
             upload = gr.UploadButton(L("Upload a checkpoint (.safetensors)"), file_types=[".safetensors"],
                                      file_count="single", size="sm", elem_id="sample-upload")
+            with gr.Row(equal_height=True, visible=not catalogue.settings.demo):
+                import_path = gr.Textbox(label=L("Import a diffusers model folder on this computer"),
+                                         placeholder=L("e.g. ~/models/ddpm-cifar10-32 (with config.json)"), scale=4,
+                                         elem_id="sample-import-path")
+                import_btn = gr.Button(L("Import"), size="sm", scale=1, min_width=90, elem_id="sample-import")
             sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label=L("Sampler"), elem_id="sample-sampler",
                                info=L("The ODE samplers follow the probability-flow ODE (Song et al. 2021), "
                                       "deterministic like DDIM at η = 0; Heun asks the network twice a step."))
@@ -408,6 +432,8 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             with gr.Row():
                 clip = gr.Checkbox(True, label=L("Clip x̂₀ to [−1, 1]"), elem_id="sample-clip")
                 with_eps = gr.Checkbox(False, label=L("Also show ε̂"), elem_id="sample-eps")
+                long_ok = gr.Checkbox(False, label=L("Allow long runs"), elem_id="sample-long",
+                                      info=L("A run estimated at over a minute here waits for this."))
             with gr.Row(elem_classes="tab-actions"):
                 run_btn = gr.Button(L("Sample"), variant="primary", elem_id="sample-run")
                 stop_btn = gr.Button(L("Stop"), elem_id="sample-stop")
@@ -431,17 +457,19 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
 
     choices = dict(fn=tab.picker, inputs=[checkpoint, session], outputs=checkpoint, api_visibility="private",
                    show_progress="hidden")
-    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, steps],
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, steps, variance],
                            api_visibility="private", show_progress="hidden")
     demo.load(**choices).then(**describe_choice)  # .change does not fire when the default stays chosen
     tab_item.select(**choices)
     refresh_btn.click(**choices)
     checkpoint.change(**describe_choice)
     upload.upload(tab.upload, [upload, session], [checkpoint, session], api_name="sample_upload")
+    import_btn.click(tab.import_folder, [import_path, session], checkpoint, api_name="sample_import",
+                     concurrency_id="sample_import", concurrency_limit=1)
     sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,  # ODE: neither
                    [eta, variance], api_visibility="private", show_progress="hidden", queue=False)
     form = Form(SampleForm, checkpoint=checkpoint, sampler=sampler, steps=steps, eta=eta, variance=variance, n=n,
-                seed=seed, device=device, clip=clip, with_eps=with_eps)
+                seed=seed, device=device, clip=clip, with_eps=with_eps, long_ok=long_ok)
     streaming = dict(outputs=[live, final, stats, comparison, session], concurrency_id="sample",
                      concurrency_limit=catalogue.settings.max_concurrent_runs, show_progress="minimal",
                      show_progress_on=[live])

@@ -13,7 +13,7 @@ import gradio as gr
 from server import settings
 from server.catalogue import Catalogue
 from server.sessions import end_session, new_session
-from ui import evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, train_tab
+from ui import edit_tab, evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, train_tab
 from ui.i18n import L
 from ui.plots2d import REGISTER_FRAMES_JS
 
@@ -34,7 +34,7 @@ CSS = """
 .ddpm-lang { text-align: right; font-size: var(--text-lg); }
 .ddpm-lang a { padding: 0 4px; }
 #train-preview img, #sample-final img, #fwd-x0 img { image-rendering: pixelated; }
-""" + i18n.CSS + projector.CSS + sample_tab.CSS + evaluate_tab.CSS
+""" + i18n.CSS + projector.CSS + sample_tab.CSS + edit_tab.CSS + evaluate_tab.CSS
 # launch(js=...) takes one function: run each page-load script in turn.
 PAGE_JS = f"() => {{ ({REGISTER_FRAMES_JS})(); ({projector.JS})(); }}"
 
@@ -60,6 +60,8 @@ def build_app() -> gr.Blocks:
                 train_tab.build(demo, session, catalogue)
             with gr.Tab(L("Sample"), id="sample") as sample_item:
                 sample_tab.build(demo, session, catalogue, sample_item)
+            with gr.Tab(L("Edit"), id="edit") as edit_item:
+                edit_tab.build(demo, session, catalogue, edit_item)
             with gr.Tab(L("Evaluate"), id="evaluate") as evaluate_item:
                 evaluate_tab.build(demo, session, catalogue, evaluate_item)
         projector_btn.click(None, js=projector.TOGGLE_JS, api_visibility="private")

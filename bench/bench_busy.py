@@ -11,7 +11,8 @@ does (training in the server, sampling in its child process), and prints steps/s
     busy    another program: a loop of 512×512 float32 matrix products with torch's default threads
 
 Policies: "default" (what torch does unless told), "passive" (OMP_WAIT_POLICY=PASSIVE: waiting threads
-sleep instead of spinning), "split" (each process uses cores ÷ processes threads), and both.
+sleep instead of spinning), "spin" (GOMP_SPINCOUNT=10000: spin briefly, then sleep), "split" (each process
+uses cores ÷ processes threads), and combinations such as "passive+split".
 
     .venv/bin/python bench/bench_busy.py [--seconds 12] [--policies default passive split passive+split]
 
@@ -89,6 +90,8 @@ def run(kinds: tuple[str, ...], policy: str, seconds: float) -> dict[str, float]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if "passive" in policy:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if "spin" in policy:  # GNU OpenMP: spin this many times before sleeping (default 300,000; passive: 0)
+        env["GOMP_SPINCOUNT"] = "10000"
     if "split" in policy:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // len(kinds)))
     processes = [subprocess.Popen([sys.executable, __file__, "--worker", kind, "--seconds", str(seconds)],
@@ -104,7 +107,7 @@ def run(kinds: tuple[str, ...], policy: str, seconds: float) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--policies", nargs="+", default=["default", "passive", "split", "passive+split"])
+    parser.add_argument("--policies", nargs="+", default=["default", "passive", "spin", "split", "passive+split"])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

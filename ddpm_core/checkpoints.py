@@ -6,6 +6,10 @@ network, with metadata `format = "ddpm-explorer"`, `format_version` and `config`
     {"architecture": "unet" | "mlp", "model": {...}, "diffusion": {...}, "prediction": "eps",
      "step": 1200, "training": {...}, "dataset": {...}, "versions": {"torch": ..., "ddpm_explorer": ...}}
 
+A class-conditional U-Net (`model.num_classes` > 0) records its class names in `dataset.classes` (label i is
+the i-th name; the null class ∅ is label num_classes and has no name) and its label dropout in
+`training.p_uncond`; a header whose names do not match the network's class count is refused.
+
 A network imported from elsewhere (`ddpm_core.convert`) has one set of weights, stored once as `ema.*`;
 its config says so with `"weights": ["ema"]`, records where it came from in `"source"` and the sampler
 settings it was released with in `"sampling"` (e.g. {"variance": "beta_tilde", "clip": true}).
@@ -322,6 +326,7 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     # is refused for not fitting the file's tensors before anything is allocated.
     with torch.device("meta"):
         shape_only = _build_network(config)
+    _check_classes(path, config)
     prefixes = ("ema",) if config.get("weights") == ["ema"] else ("ema", "model")  # one set: imported
     for prefix in prefixes:
         _check_weights(shape_only, shapes, prefix)
@@ -337,6 +342,24 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     step = config.get("step", 0)
     return Checkpoint(networks["ema"], networks.get("model", networks["ema"]), diffusion, diffusion_config,
                       config["architecture"], prediction, int(step) if isinstance(step, int) else 0, config, path)
+
+
+def _check_classes(path: Path, config: dict) -> None:
+    """The class names of the header (`dataset.classes`) must be as many distinct strings as the network has
+    classes (`model.num_classes`, whose embedding has one row more, for ∅), and absent when it has none."""
+    model, dataset = config.get("model"), config.get("dataset")
+    expected = model.get("num_classes", 0) if isinstance(model, dict) else 0
+    classes = dataset.get("classes") if isinstance(dataset, dict) else None
+    if classes is None and not expected:
+        return
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes) or \
+            len(set(classes)) != len(classes):
+        raise CheckpointError("checkpoint.classes_malformed", "'{name}' has no list of distinct class names in its "
+                              "header (dataset.classes)", name=path.name)
+    if len(classes) != expected:
+        raise CheckpointError("checkpoint.classes_mismatch", "'{name}' names {count} classes in its header, but its "
+                              "network's class embedding has {expected} (and a row for the null class): the header "
+                              "does not fit the weights", name=path.name, count=len(classes), expected=expected)
 
 
 def _state_of_step(path, step: int | None) -> Path:

@@ -7,6 +7,11 @@ on plus what a user or a checkpoint should know about it.
 
 Each item is a float32 tensor (C, S, S) in [−1, 1] (images.from_uint8: x = p/127.5 − 1): the file's
 first frame, upright by EXIF, resized so its short side is S (antialiased) and centre-cropped.
+
+Class labels follow torchvision's ImageFolder convention: each subfolder of the root is a class, named by
+the folder, holding the images under it at any depth; label i is the i-th name in sorted order
+(`folder_classes`). With `conditional=True` an item is (image, label) and images in the root itself, which
+have no class, are left out with a notice.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ NAMED_IN_DICT = 20  # skipped files kept in to_dict(), for a checkpoint
 SINGLE_IMAGE_NOTICE = Message("data.single_image",
                               "Only one image: the model will memorise it — a classic classroom demo.")
 SPLITS = ("all", "train", "holdout")
+MIN_CLASSES = 2  # a conditional model needs at least two classes to tell apart
+NAMED_CLASSES = 12  # classes named in a summary before "and N more"
 
 
 class DataError(UserError):
@@ -109,6 +116,107 @@ def split_files(files: list[str], holdout: float, split: str) -> list[str]:
     return [f for f in files if held_out(f, holdout) == (split == "holdout")]
 
 
+# ----------------------------------------------------------------------------------------- classes
+
+def class_of(relative: str) -> str | None:
+    """The class of a file at `relative` (as scan_folder writes it): its top folder's name; None in the root."""
+    top, slash, _rest = relative.partition("/")
+    return top if slash else None
+
+
+def _class_folders(real_root: str) -> list[str]:
+    """The root's subfolders (not hidden, not links): its classes, with or without images."""
+    with os.scandir(real_root) as entries:
+        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class FolderClasses:
+    """A folder's classes by the ImageFolder convention (see the module): label i is `names[i]`."""
+
+    folder: str  # the folder's own name
+    names: tuple[str, ...]  # class folders holding images, sorted
+    counts: tuple[int, ...]  # image files per class (before decoding)
+    empty: tuple[str, ...] = ()  # class folders without images: left out
+    root_images: int = 0  # image files in the root itself: no class, left out of conditional training
+
+    def label_of(self, relative: str) -> int | None:
+        """The label of the file at `relative`, or None for a file of no (or another) class."""
+        name = class_of(relative)
+        return self.names.index(name) if name in self.names else None
+
+    def check(self) -> None:
+        """DataError unless there are at least MIN_CLASSES classes with images to learn from."""
+        if len(self.names) >= MIN_CLASSES:
+            return
+        if self.empty and not self.names:
+            raise DataError.plural("data.classes_all_empty", "The class folder of {folder}/ ({names}) holds no images: "
+                                   "put each class's images in its folder.", "The {count:,} class folders of "
+                                   "{folder}/ ({names}) hold no images: put each class's images in its folder.",
+                                   count=len(self.empty), folder=self.folder, names=_name_classes(self.empty))
+        raise DataError("data.too_few_classes", "A class-conditional model needs at least {least} class folders "
+                        "with images; {folder}/ has {count:,}: put each class's images in a subfolder named after it, "
+                        "e.g. {folder}/cat/ and {folder}/dog/.", count=len(self.names), least=MIN_CLASSES,
+                        folder=self.folder)
+
+    def notices(self) -> list[Message]:
+        """What a user should know before training on these classes (images left out, one-image classes)."""
+        found = []
+        if self.root_images:
+            found.append(Message.plural("data.root_images_left_out", "{count:,} image sits in {folder}/ itself, "
+                                        "beside the class folders: it has no class and is left out.",
+                                        "{count:,} images sit in {folder}/ itself, beside the class folders: they "
+                                        "have no class and are left out.", count=self.root_images, folder=self.folder))
+        single = [name for name, count in zip(self.names, self.counts) if count == 1]
+        if single:
+            found.append(Message.plural("data.classes_single_image", "{count:,} class has a single image ({names}): "
+                                        "the model can only memorise it.", "{count:,} classes have a single image "
+                                        "({names}): the model can only memorise them.", count=len(single),
+                                        names=_name_classes(single)))
+        if self.empty:
+            found.append(Message.plural("data.classes_empty", "{count:,} class folder holds no images and is left "
+                                        "out: {names}.", "{count:,} class folders hold no images and are left out: "
+                                        "{names}.", count=len(self.empty), names=_name_classes(self.empty)))
+        return found
+
+    def summary(self) -> Message:
+        """'10 classes: 0 (178), 1 (182), …' — each class with its number of images."""
+        return Message.plural("data.classes_summary", "{count:,} class: {classes}", "{count:,} classes: {classes}",
+                              count=len(self.names), classes=_name_classes_counted(self.names, self.counts))
+
+
+def _name_classes(names) -> str | Message:
+    """The first NAMED_CLASSES names, and how many more."""
+    named = ", ".join(names[:NAMED_CLASSES])
+    more = len(names) - NAMED_CLASSES
+    return Message("data.and_more", "{names} and {more:,} more", {"names": named, "more": more}) if more > 0 else named
+
+
+def _name_classes_counted(names, counts) -> str | Message:
+    return _name_classes([f"{name} ({count:,})" for name, count in zip(names, counts)])
+
+
+def classes_of_scan(real_root: str, folder: str, images: list[str]) -> FolderClasses:
+    """The classes of the scanned image files `images` under `real_root` (see FolderClasses)."""
+    counts: dict[str, int] = {}
+    for relative in images:
+        name = class_of(relative)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    names = tuple(sorted(counts))
+    empty = tuple(name for name in _class_folders(real_root) if name not in counts)
+    root_images = sum(class_of(relative) is None for relative in images)
+    return FolderClasses(folder, names, tuple(counts[n] for n in names), empty, root_images)
+
+
+def folder_classes(root: str | os.PathLike) -> FolderClasses:
+    """The classes of a folder and their image counts, from a scan alone (nothing is decoded): what a
+    Train tab shows before a conditional run. Check them with `FolderClasses.check`."""
+    _check_folder(root)
+    real_root = os.path.realpath(root)
+    return classes_of_scan(real_root, _folder_name(root), scan_folder(real_root).images)
+
+
 # ---------------------------------------------------------------------------------------- decoding
 
 @functools.lru_cache(maxsize=None)
@@ -163,22 +271,23 @@ class ImageFolderDataset(VisionDataset):
     Small datasets hold `pixels`, one uint8 tensor (N, C, S, S) already resized and cropped, so an
     item costs a flip and a scale; otherwise `pixels` is None and each item is decoded from its file.
     Flips draw from torch's global RNG, so torch.manual_seed and DataLoader's per-worker seeding make
-    them reproducible.
+    them reproducible. With `labels` (N,) an item is (image, label), as torchvision's ImageFolder gives it.
     """
 
     def __init__(self, root: str, files: list[str], image_size: int, channels: int, flip: bool,
-                 pixels: torch.Tensor | None = None):
+                 pixels: torch.Tensor | None = None, labels: torch.Tensor | None = None):
         steps = [v2.RandomHorizontalFlip(0.5)] if flip else []
         super().__init__(root, transform=v2.Compose(steps + [v2.Lambda(from_uint8)]))
         self.files, self.image_size, self.channels, self.flip = files, image_size, channels, flip
-        self.pixels = pixels
+        self.pixels, self.labels = pixels, labels
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         pixels = self.pixels[index] if self.pixels is not None else self._decode(index)
-        return self.transform(pixels)  # (C, S, S) float32
+        image = self.transform(pixels)  # (C, S, S) float32
+        return image if self.labels is None else (image, self.labels[index])
 
     def _decode(self, index: int) -> torch.Tensor:
         path = os.path.join(self.root, self.files[index])
@@ -210,6 +319,7 @@ class ImageFolderData:
     holdout: float = 0.0  # the share of the folder's images held out of training (see held_out)
     split: str = "all"
     num_held_out: int = 0  # image files set aside by the split (not decoded)
+    classes: FolderClasses | None = None  # the folder's classes, when loaded for a conditional model
 
     @property
     def num_images(self) -> int:
@@ -223,6 +333,18 @@ class ImageFolderData:
     def notice(self) -> str | None:
         """A remark worth showing before training, or None."""
         return SINGLE_IMAGE_NOTICE if self.num_images == 1 else None
+
+    @property
+    def notices(self) -> list[Message]:
+        """Every remark worth showing before training: `notice`, then the classes' (see FolderClasses)."""
+        return ([self.notice] if self.notice else []) + (self.classes.notices() if self.classes else [])
+
+    @property
+    def class_counts(self) -> tuple[int, ...] | None:
+        """Images per class in this split, as loaded (after skipping unreadable files); None: no classes."""
+        if self.classes is None:
+            return None
+        return tuple(torch.bincount(self.dataset.labels, minlength=len(self.classes.names)).tolist())
 
     def summary(self) -> Message:
         """One line for people: '1,797 images from digits/ at 16×16 grey; 2 files skipped: …'; each part after
@@ -251,7 +373,9 @@ class ImageFolderData:
                 "num_skipped": len(self.skipped), "num_ignored": len(self.others),
                 "image_size": data.image_size, "channels": data.channels, "flip": data.flip,
                 "skipped": [list(entry) for entry in self.skipped[:NAMED_IN_DICT]],
-                "holdout": self.holdout, "split": self.split, "num_held_out": self.num_held_out}
+                "holdout": self.holdout, "split": self.split, "num_held_out": self.num_held_out,
+                **({"classes": list(self.classes.names), "class_counts": list(self.class_counts)}
+                   if self.classes else {})}
 
 
 def _name_some(entries: list[tuple[str, str]]) -> str | Message:
@@ -266,11 +390,13 @@ def _name_some(entries: list[tuple[str, str]]) -> str | Message:
 def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 3, flip: bool = True,
                       max_in_memory_bytes: int = MAX_IN_MEMORY_BYTES,
                       progress: Callable[[int, int], None] | None = None, *, holdout: float = 0.0,
-                      split: str = "all") -> ImageFolderData:
+                      split: str = "all", conditional: bool = False) -> ImageFolderData:
     """Scan `root` recursively and decode every image once; raise DataError if none can be used.
 
     With `holdout` > 0 a fixed share of the files (chosen by `held_out`, from their paths) is set
-    aside: `split` "train" loads the others, "holdout" only those, "all" everything.
+    aside: `split` "train" loads the others, "holdout" only those, "all" everything. With `conditional`
+    the data has the folder's classes (`folder_classes`, over all its files whatever the split, so labels
+    agree between splits): items are (image, label), and files in the root itself are left out.
 
     Every file is fully decoded up front in both modes, so damaged files are skipped and reported
     before training rather than failing mid-run. When N·C·S·S bytes fit `max_in_memory_bytes` the
@@ -280,29 +406,38 @@ def load_image_folder(root: str | os.PathLike, image_size: int, channels: int = 
     image_size = _check_settings(root, image_size, channels)
     real_root, name = os.path.realpath(root), _folder_name(root)
     scan = scan_folder(real_root)
+    classes = classes_of_scan(real_root, name, scan.images) if conditional else None
+    if classes is not None:
+        classes.check()
     if not scan.images:
         raise _nothing_found(name, scan)
-    files = split_files(scan.images, holdout, split)
+    labelled = scan.images if classes is None else [f for f in scan.images if classes.label_of(f) is not None]
+    files = split_files(labelled, holdout, split)
     if not files:
-        raise _all_in_one_share(len(scan.images), name, holdout, split)
+        raise _all_in_one_share(len(labelled), name, holdout, split)
     keep = len(files) * channels * image_size ** 2 <= max_in_memory_bytes
     pixels, good, broken = _decode_all(real_root, files, image_size, channels, keep, progress)
     if not good:
         raise DataError.plural("data.none_readable", "None of the {count:,} image file in {folder}/ could be read: "
                                "{names}.", "None of the {count:,} image files in {folder}/ could be read: {names}.",
                                count=len(broken), folder=name, names=_name_some(broken))
-    dataset = ImageFolderDataset(real_root, good, image_size, channels, flip, pixels)
+    labels = None if classes is None else torch.tensor([classes.label_of(f) for f in good], dtype=torch.long)
+    dataset = ImageFolderDataset(real_root, good, image_size, channels, flip, pixels, labels)
     return ImageFolderData(dataset, name, sorted(scan.skipped + broken), scan.others, holdout, split,
-                           len(scan.images) - len(files) if split != "all" else 0)
+                           len(labelled) - len(files) if split != "all" else 0, classes)
 
 
-def _check_settings(root, image_size, channels) -> int:
+def _check_folder(root) -> None:
     if not os.path.isdir(root):
         if os.path.exists(root):
             raise DataError("data.not_a_folder", "'{path}' is not a folder; choose a folder of images.",
                             path=os.fspath(root))
         raise DataError("data.folder_missing", "'{path}' does not exist; choose a folder of images.",
                         path=os.fspath(root))
+
+
+def _check_settings(root, image_size, channels) -> int:
+    _check_folder(root)
     if isinstance(image_size, bool) or int(image_size) != image_size or \
             not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
         raise DataError("data.image_size", "image size must be a whole number from {low} to {high}, got {value}.",

@@ -8,12 +8,17 @@ trained with a held-out share (`--holdout` in ddpm_core.train) is evaluated on e
 never saw with `--split holdout`. `summarize` turns a `likelihood.Bound` into the figures a person
 reads: the total with its standard error, L_T, Σ L_{t−1}, L_0, and the share of the bits spent in
 each band of t.
+
+A class-conditional checkpoint is evaluated twice on the same draws of t and x_t (`--given-class`): the bound
+on −log p(x_0 | c) given each image's true class c, and the unconditional bound on −log p(x_0) of the same
+network (its null class). Their paired difference (`label_worth`) is how many bits/dim the label is worth.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,6 +28,7 @@ import torch
 from ddpm_core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from ddpm_core.data import SPLITS, DataError, decode_image, load_image_folder
 from ddpm_core.errors import Message, UserError
+from ddpm_core.guidance import class_names, guided
 from ddpm_core.images import ImageError, from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.devices import pick_device
@@ -33,12 +39,16 @@ MAX_EVAL_IMAGES = 4096
 
 def pick(pixels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """n of the images (all if fewer), a seeded random choice kept in the set's order."""
+    return pixels if n >= len(pixels) >= 1 else pixels[pick_indices(len(pixels), n, seed)]
+
+
+def pick_indices(count: int, n: int, seed: int = 0) -> torch.Tensor:
+    """The indices `pick` keeps of `count` images (e.g. to pick their labels too), ascending."""
     if n < 1:
         raise UserError("evaluate.count", "the number of images must be at least 1, got {n}", n=n)
-    if n >= len(pixels):
-        return pixels
-    order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(seed))[:n]
-    return pixels[order.sort().values]
+    if n >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
 def folder_pixels(root, image_size: int, channels: int, *, split: str = "all", holdout: float = 0.0
@@ -49,6 +59,25 @@ def folder_pixels(root, image_size: int, channels: int, *, split: str = "all", h
     pixels = dataset.pixels if dataset.pixels is not None else torch.stack(
         [decode_image(str(Path(dataset.root) / f), image_size, channels) for f in dataset.files])
     return pixels, data.summary()
+
+
+def folder_labelled_pixels(root, image_size: int, channels: int, classes: tuple[str, ...], *, split: str = "all",
+                           holdout: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """`folder_pixels` with each image's label (N,) among a checkpoint's `classes`, read from its class folder.
+
+    UserError if the folder has a class the checkpoint never learnt.
+    """
+    data = load_image_folder(root, image_size, channels, flip=False, holdout=holdout, split=split, conditional=True)
+    unknown = [name for name in data.classes.names if name not in classes]
+    if unknown:
+        raise UserError("evaluate.classes_unknown", "{folder}/ has classes the checkpoint never learnt: {names}; "
+                        "its classes are {classes}", folder=data.root_name, names=", ".join(unknown),
+                        classes=", ".join(classes))
+    to_checkpoint = torch.tensor([classes.index(name) for name in data.classes.names])
+    dataset = data.dataset
+    pixels = dataset.pixels if dataset.pixels is not None else torch.stack(
+        [decode_image(str(Path(dataset.root) / f), image_size, channels) for f in dataset.files])
+    return pixels, to_checkpoint[dataset.labels], data.summary()
 
 
 def file_pixels(paths: list, image_size: int, channels: int) -> tuple[torch.Tensor, list[tuple[str, Message]]]:
@@ -67,8 +96,13 @@ def file_pixels(paths: list, image_size: int, channels: int) -> tuple[torch.Tens
 
 
 def start(checkpoint: Checkpoint, pixels: torch.Tensor, *, strata: int | None = None, variance: str = "beta",
-          seed: int = 0, device: str = "auto") -> BoundEvaluation:
-    """A BoundEvaluation of `checkpoint` on uint8 `pixels`, on the device, x_t and t drawn from `seed`."""
+          seed: int = 0, device: str = "auto", labels: torch.Tensor | None = None) -> BoundEvaluation:
+    """A BoundEvaluation of `checkpoint` on uint8 `pixels`, on the device, x_t and t drawn from `seed`.
+
+    With `labels` (N,), the images' classes, a conditional checkpoint's bound is that of p_θ(x_0 | c), the plain
+    conditional network (w = 1); without, a conditional checkpoint gives its unconditional bound (the null
+    class). The same seed draws the same t and x_t for both, so their difference is paired (`label_worth`).
+    """
     if checkpoint.architecture != "unet":
         raise CheckpointError("evaluate.points_model", "'{name}' holds a 2-D model, not an image model",
                               name=checkpoint.path.name)
@@ -82,6 +116,11 @@ def start(checkpoint: Checkpoint, pixels: torch.Tensor, *, strata: int | None = 
     target = pick_device(device)
     generator = torch.Generator(target).manual_seed(seed)
     model = checkpoint.model.to(target).eval()
+    if labels is not None:
+        if class_names(checkpoint.config) is None:
+            raise UserError("evaluate.labels_unconditional", "'{name}' is unconditional (trained without class "
+                            "labels): it has no bound given the class", name=checkpoint.path.name)
+        model = guided(model, labels.to(target), 1.0, config.null_class)  # w = 1: ε_θ(x_t, t, c) itself
     return BoundEvaluation(model, checkpoint.diffusion.to(target), from_uint8(pixels).to(target), strata=strata,
                            prediction=checkpoint.prediction, variance=variance, clip=False, generator=generator)
 
@@ -108,6 +147,22 @@ def summarize(bound: Bound, num_timesteps: int) -> dict:
             "timestep_error": float(bound.timestep_error().double().pow(2).mean().sqrt())}
 
 
+def label_worth(unconditional: Bound, conditional: Bound, num_classes: int, dims: int) -> dict:
+    """How many bits/dim the label is worth: the paired difference of the unconditional and the conditional
+    bound of the same images (evaluated on the same draws, see `start`), with its standard error over images.
+
+    For exact likelihoods the difference would be the mutual information I(x_0; c) / D ≤ H(c) / D ≤ log₂ K / D
+    (`ceiling`, D = C·H·W = `dims`); two bounds can differ by more or less than that, each having its own gap.
+    """
+    difference = (unconditional.total - conditional.total).double()  # (B,)
+    n = difference.numel()
+    return {"bits_per_dim": float(difference.mean()),
+            "standard_error": float(difference.std() / math.sqrt(n)) if n > 1 else float("nan"),
+            "unconditional": float(unconditional.total.double().mean()),
+            "conditional": float(conditional.total.double().mean()),
+            "ceiling": math.log2(num_classes) / dims, "images": n}
+
+
 # ---- command line ---------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,15 +178,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", help="also write the summary as JSON")
+    p.add_argument("--given-class", action="store_true",
+                   help="a conditional checkpoint: also the bound given each image's class (its folder), and the "
+                        "difference: how many bits/dim the label is worth")
     return p
 
 
-def _evaluate_batches(checkpoint, pixels, args, bar) -> Bound:
-    """The bound of all images, `args.batch` at a time, as one Bound."""
+def _evaluate_batches(checkpoint, pixels, args, bar, labels: torch.Tensor | None = None) -> Bound:
+    """The bound of all images, `args.batch` at a time, as one Bound (given their `labels`, if any)."""
     parts = []
     for i in range(0, len(pixels), args.batch):
         evaluation = start(checkpoint, pixels[i:i + args.batch], strata=args.strata, variance=args.variance,
-                           seed=args.seed + i, device=args.device)
+                           seed=args.seed + i, device=args.device,
+                           labels=None if labels is None else labels[i:i + args.batch])
         for _ in evaluation:
             bar.update(1)
         parts.append(evaluation.result())
@@ -153,15 +212,26 @@ def main(argv: list[str] | None = None) -> int:
         holdout = float((checkpoint.config.get("training") or {}).get("holdout", 0.0))
         if args.split != "all" and holdout <= 0:
             raise ValueError(f"'{Path(args.checkpoint).name}' was trained without a held-out share: use --split all")
-        pixels, summary = folder_pixels(args.data, config.image_size, config.channels, split=args.split,
-                                        holdout=holdout)
-        pixels = pick(pixels, min(args.n, MAX_EVAL_IMAGES), args.seed)
+        classes = class_names(checkpoint.config)
+        if args.given_class and classes is None:
+            raise ValueError(f"'{Path(args.checkpoint).name}' is unconditional: --given-class needs a conditional "
+                             "checkpoint")
+        if args.given_class:
+            pixels, labels, summary = folder_labelled_pixels(args.data, config.image_size, config.channels, classes,
+                                                             split=args.split, holdout=holdout)
+        else:
+            (pixels, summary), labels = folder_pixels(args.data, config.image_size, config.channels,
+                                                      split=args.split, holdout=holdout), None
+        kept = pick_indices(len(pixels), min(args.n, MAX_EVAL_IMAGES), args.seed)
+        pixels, labels = pixels[kept], None if labels is None else labels[kept]
         print(f"data: {summary}; evaluating {len(pixels):,}")
         T = checkpoint.diffusion.num_timesteps
         columns = T if args.strata is None or 2 * args.strata >= T else 2 * args.strata
         begin = time.perf_counter()
-        with tqdm(total=columns * -(-len(pixels) // args.batch), desc="bound terms", unit="t") as bar:
+        with tqdm(total=columns * -(-len(pixels) // args.batch) * (1 + args.given_class), desc="bound terms",
+                  unit="t") as bar:
             bound = _evaluate_batches(checkpoint, pixels, args, bar)
+            given = None if labels is None else _evaluate_batches(checkpoint, pixels, args, bar, labels)
         seconds = time.perf_counter() - begin
     except (CheckpointError, DataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -174,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  L_T {report['prior_L_T']:.5f} · Σ L_t−1 {report['kl_terms']:.4f} · L_0 {report['decoder_L_0']:.4f}")
     for band in report["bands"]:
         print(f"  t = {band['from']}–{band['to']}: {band['bits_per_dim']:.4f} bits/dim ({band['share']:.1%})")
+    if given is not None:
+        report["given_class"] = {**summarize(given, T),
+                                 "label_worth": label_worth(bound, given, len(classes), pixels[0].numel())}
+        worth = report["given_class"]["label_worth"]
+        print(f"given the class: {worth['conditional']:.4f} bits/dim; the label is worth "
+              f"{worth['bits_per_dim']:.4f} ± {worth['standard_error']:.4f} bits/dim (paired; "
+              f"log2 {len(classes)} / D = {worth['ceiling']:.4f} for exact likelihoods)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

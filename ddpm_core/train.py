@@ -1,6 +1,7 @@
 """Training an image DDPM by Algorithm 1 (EMA, warm-up, clipping, atomic checkpoints), and its CLI.
 
     python -m ddpm_core.train --data DIR --out DIR [--steps N --preset tiny --image-size 32 ...]
+    python -m ddpm_core.train --data DIR --out DIR --conditional [--p-uncond 0.1]   # class folders → labels
     python -m ddpm_core.train --out DIR --resume           # continue where the last save left off
     torchrun --nproc_per_node=N -m ddpm_core.train ...      # data-parallel (DDP), rank 0 saves
 
@@ -16,6 +17,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from ddpm_core.config import DiffusionConfig
 from ddpm_core.data import DataError, load_image_folder
 from ddpm_core.devices import pick_device
 from ddpm_core.errors import Message, UserError
+from ddpm_core.guidance import DEFAULT_GUIDANCE, DEFAULT_P_UNCOND, drop_labels, guided
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
 from ddpm_core.metrics import MetricsLog
 from ddpm_core.samplers import sample
@@ -63,6 +66,8 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16; or "fp32" / "bf16"
     holdout: float = 0.0  # share of the folder's images held out for evaluation (data.held_out picks them)
+    conditional: bool = False  # learn ε_θ(x_t, t, c) with the folder's classes (its subfolders) as labels c
+    p_uncond: float = DEFAULT_P_UNCOND  # conditional only: the share of labels dropped to ∅ (Ho & Salimans 2022)
 
     def check(self) -> None:
         if self.preset not in PRESETS:
@@ -83,6 +88,10 @@ class TrainConfig:
         if not 0 <= self.holdout <= 0.5:
             raise UserError("train.holdout_range", "the held-out share must be from 0 to 0.5, got {holdout}",
                             holdout=self.holdout)
+        if not 0 < self.p_uncond < 1:
+            raise UserError("train.p_uncond_range", "p_uncond must lie strictly between 0 and 1, got {p}: with 0 the "
+                            "null class never learns (no unconditional samples, no guidance), with 1 no label does",
+                            p=self.p_uncond)
 
 
 @dataclass
@@ -202,14 +211,25 @@ def _save(out_dir: Path, model, ema, optimizer, step, config, diffusion_config, 
     return path
 
 
+def conditioned(net, labels: torch.Tensor | None, config: TrainConfig, null_class: int):
+    """The model(x, t) that L_simple trains: `net` itself, or `net` given `labels` (B,) with each replaced by ∅
+    with probability p_uncond (`guidance.drop_labels`; Ho & Salimans 2022, Algorithm 1)."""
+    if labels is None:
+        return net
+    dropped = drop_labels(labels, config.p_uncond, null_class)
+    return lambda x, t: net(x, t, dropped)
+
+
 def training_step(net, model, ema, optimizer, diffusion, x0: torch.Tensor, config: TrainConfig,
-                  autocast) -> torch.Tensor | None:
+                  autocast, labels: torch.Tensor | None = None) -> torch.Tensor | None:
     """One step of Algorithm 1: L_simple, backward, clip, AdamW, EMA. None (nothing updated) if not finite.
 
-    `net` is what is called (the model, or its DDP wrapper); `model` owns the parameters.
+    `net` is what is called (the model, or its DDP wrapper); `model` owns the parameters. A conditional
+    model takes the batch's class `labels` (B,).
     """
     with autocast:
-        loss = simple_loss(net, diffusion, x0, config.prediction)
+        loss = simple_loss(conditioned(net, labels, config, model.config.num_classes), diffusion, x0,
+                           config.prediction)
     if not torch.isfinite(loss):
         return None
     optimizer.zero_grad(set_to_none=True)
@@ -239,19 +259,20 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     data = load_image_folder(data_root, config.image_size, config.channels, config.flip, holdout=config.holdout,
-                             split="train" if config.holdout > 0 else "all")
+                             split="train" if config.holdout > 0 else "all", conditional=config.conditional)
     if log is not None and rank == 0:
-        for line in (data.summary(), data.notice):
+        for line in (data.summary(), data.classes and data.classes.summary(), *data.notices):
             if line:
                 log(line)
     diffusion = diffusion_config.build().to(device)
     torch.manual_seed(config.seed)
-    model = UNet(preset(config.preset, config.image_size, config.channels)).to(device)
+    num_classes = len(data.classes.names) if data.classes else 0
+    model = UNet(preset(config.preset, config.image_size, config.channels, num_classes)).to(device)
     ema = make_ema(model, config.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     step = 0
     if resume:
-        step = _restore(out_dir / CHECKPOINT_NAME, model, ema, optimizer, device)
+        step = _restore(out_dir / CHECKPOINT_NAME, model, ema, optimizer, device, data.to_dict().get("classes"))
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     autocast = _autocast(config.precision, device)
     metrics = MetricsLog(out_dir, step) if rank == 0 else None  # the history beside the checkpoint
@@ -264,7 +285,9 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
             lr = warmup_lr(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = training_step(net, model, ema, optimizer, diffusion, batch.to(device), config, autocast)
+            x0, labels = (batch, None) if torch.is_tensor(batch) else batch  # (B, C, H, W) and (B,) if conditional
+            loss = training_step(net, model, ema, optimizer, diffusion, x0.to(device), config, autocast,
+                                 None if labels is None else labels.to(device))
             if loss is None:
                 raise TrainingError("train.loss_not_finite", "the loss became NaN or infinite at step {step}; training "
                                     "stopped. The last checkpoint (step {saved}) is intact; try a lower learning rate.",
@@ -291,15 +314,20 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
 
 def save_sample_grid(ema: torch.nn.Module, diffusion_config: DiffusionConfig, config: TrainConfig, out_dir,
                      step: int, count: int = 16, steps: int = 50) -> Path:
-    """A PNG grid of `count` samples of the EMA network (respaced Algorithm 2) at `out_dir/samples_step{N}.png`."""
+    """A PNG grid of `count` samples of the EMA network (respaced Algorithm 2) at `out_dir/samples_step{N}.png`;
+    of a conditional network, one row of √count per class, guided with DEFAULT_GUIDANCE."""
     from torchvision.utils import save_image
 
     device = next(ema.parameters()).device
+    per_row, model, num_classes = int(count ** 0.5), ema, ema.config.num_classes
+    if num_classes:
+        labels = torch.arange(num_classes, device=device).repeat_interleave(per_row)
+        count, model = len(labels), guided(ema, labels, DEFAULT_GUIDANCE, ema.config.null_class)
     shape = (count, config.channels, config.image_size, config.image_size)
-    x = sample(ema, diffusion_config.build().to(device), shape, steps=min(steps, diffusion_config.timesteps),
+    x = sample(model, diffusion_config.build().to(device), shape, steps=min(steps, diffusion_config.timesteps),
                prediction=config.prediction, seed=config.seed, device=device)
     path = Path(out_dir) / f"samples_step{step}.png"
-    save_image((x + 1) / 2, path, nrow=int(count ** 0.5), padding=1)
+    save_image((x + 1) / 2, path, nrow=per_row, padding=1)
     return path
 
 
@@ -311,12 +339,17 @@ def saved_step(out_dir) -> int | None:
         return None
 
 
-def _restore(path: Path, model, ema, optimizer, device) -> int:
+def _restore(path: Path, model, ema, optimizer, device, classes: list[str] | None = None) -> int:
     checkpoint = load_checkpoint(path, device)
     if checkpoint.architecture != "unet" or checkpoint.model.config != model.config:
         raise CheckpointError("train.resume_mismatch", "'{path}' holds a different network ({network}); resume "
                               "with the settings it was trained with", path=path,
                               network=checkpoint.config.get("model"))
+    saved = (checkpoint.config.get("dataset") or {}).get("classes")
+    if saved != classes:
+        raise CheckpointError("train.resume_classes", "'{path}' learnt the classes {saved}, but the folder now has "
+                              "{found}; resume with the folder it was trained on", path=path, saved=saved,
+                              found=classes)
     model.load_state_dict(checkpoint.raw_model.state_dict())
     ema.module.load_state_dict(checkpoint.model.state_dict())
     step = load_training_state(path, optimizer, checkpoint.step)["step"]
@@ -329,7 +362,7 @@ def _restore(path: Path, model, ema, optimizer, device) -> int:
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m ddpm_core.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", help="folder of images, searched recursively (not needed with --resume)")
+    p.add_argument("--data", help="folder of images, searched recursively (give it again with --resume)")
     p.add_argument("--out", required=True, help="folder for model.safetensors and its resume state")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out with its settings")
     p.add_argument("--image-size", type=int, default=d.image_size)
@@ -350,6 +383,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--holdout", type=float, default=d.holdout,
                    help="share of the images (0–0.5) held out for evaluation, chosen by a hash of each file's path")
+    p.add_argument("--conditional", action="store_true",
+                   help="class-conditional: each subfolder of --data is a class (torchvision's ImageFolder layout)")
+    p.add_argument("--p-uncond", type=float, default=d.p_uncond,
+                   help=f"with --conditional: the share of labels dropped to the null class (default {d.p_uncond})")
+    p.add_argument("--keep-every", type=int, default=0,
+                   help="also keep the checkpoint every N steps as model_step{N}.safetensors (a multiple of "
+                        "--save-every); 0: only the latest")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX)")
@@ -368,7 +408,8 @@ def _configs(args) -> tuple[TrainConfig, DiffusionConfig, str]:
                          batch_size=args.batch_size, lr=args.lr, steps=args.steps or TrainConfig.steps,
                          warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, prediction=args.prediction,
                          flip=not args.no_flip, save_every=args.save_every, seed=args.seed,
-                         precision=args.precision, holdout=args.holdout)
+                         precision=args.precision, holdout=args.holdout, conditional=args.conditional,
+                         p_uncond=args.p_uncond)
     diffusion = DiffusionConfig(schedule=args.schedule, timesteps=args.timesteps, rescale=args.timesteps != 1000)
     return config, diffusion, args.data
 
@@ -381,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         config, diffusion, data_root = _configs(args)
         if not data_root:  # a checkpoint records the folder's name, never its path
             raise ValueError("--data is required: the folder of images (give it again with --resume)")
+        if args.keep_every < 0 or (args.keep_every and args.keep_every % config.save_every):
+            raise ValueError(f"--keep-every must be a multiple of --save-every ({config.save_every}), "
+                             f"got {args.keep_every}")
         rank = int(os.environ.get("RANK", "0"))
         bar = tqdm(total=config.steps, desc="train", unit="step", disable=rank != 0, dynamic_ncols=True)
 
@@ -390,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(0)
             if p.saved is not None:
                 bar.write(f"step {p.step}: saved {p.saved}")
+                if args.keep_every and p.step % args.keep_every == 0:
+                    shutil.copyfile(p.saved, p.saved.with_name(f"model_step{p.step}.safetensors"))
             every = args.sample_every
             if (every and p.step % every == 0) or p.step == p.steps:
                 bar.write(f"step {p.step}: samples in {save_sample_grid(p.ema, diffusion, config, args.out, p.step)}")

@@ -1,4 +1,5 @@
-"""The image noise predictor ε_θ(x_t, t): a DDPM U-Net, its frozen config and its named presets."""
+"""The image noise predictor ε_θ(x_t, t), or ε_θ(x_t, t, c) with class labels: a DDPM U-Net, its frozen config and
+its named presets."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class UNetConfig:
     The fields after `num_heads` are layout details in which Ho et al.'s released nets (as diffusers'
     `UNet2DModel` holds them, see `ddpm_core.convert`) differ from the nets trained here; their defaults
     are this app's layout, so every checkpoint saved before they existed loads and computes as it did.
+
+    `num_classes` > 0 makes the net class-conditional (ε_θ(x_t, t, c), Ho & Salimans 2022): a learned
+    embedding of num_classes + 1 rows, the last the null class ∅, is added to the time embedding. 0 (the
+    default) builds no embedding at all, so unconditional nets are exactly as before.
     """
 
     image_size: int = 32
@@ -61,6 +66,7 @@ class UNetConfig:
     time_freq_shift: int = 0  # timestep frequencies 10000^(−k/(dim/2 − shift)); the paper's code: 1
     time_flip_sin_to_cos: bool = False  # timestep features [cos, sin] instead of [sin, cos]
     downsample_padding: int = 1  # 1: pad each side; 0: pad right and bottom only (TensorFlow's "SAME", the paper's)
+    num_classes: int = 0  # class-conditional with this many classes (+ the null class); 0: unconditional
 
     def __post_init__(self):
         # Lists (from JSON or a UI) become tuples, so configs stay hashable and compare equal.
@@ -144,9 +150,17 @@ class UNetConfig:
                             "width {widths}", groups=groups, widths=sorted({self.base_channels, *self.widths}))
         if not 0.0 < self.norm_eps < 1.0:
             raise UserError("unet.norm_eps", "norm_eps must be in (0, 1), got {eps}", eps=self.norm_eps)
+        if self.num_classes < 0 or self.num_classes == 1:
+            raise UserError("unet.num_classes", "num_classes must be 0 (unconditional) or at least 2, got {count}",
+                            count=self.num_classes)
         if self.time_freq_shift not in (0, 1) or self.downsample_padding not in (0, 1):
             raise UserError("unet.flags", "time_freq_shift and downsample_padding must be 0 or 1, got {shift} and "
                             "{padding}", shift=self.time_freq_shift, padding=self.downsample_padding)
+
+    @property
+    def null_class(self) -> int:
+        """The label index of the null class ∅ (the unconditional prediction): num_classes."""
+        return self.num_classes
 
     def heads(self, width: int) -> int:
         """Attention heads at a feature width: width / attention_head_dim, or num_heads."""
@@ -190,8 +204,8 @@ def _nearest_size(target: int, sizes: tuple[int, ...]) -> int:
     return min(positive, key=lambda s: (abs(math.log2(s / target)), s), default=target)
 
 
-def preset(name: str, image_size: int = 32, channels: int = 3) -> UNetConfig:
-    """The named architecture for these images.
+def preset(name: str, image_size: int = 32, channels: int = 3, num_classes: int = 0) -> UNetConfig:
+    """The named architecture for these images (class-conditional with `num_classes` > 0).
 
     A preset's attention resolutions are chosen for 32×32 images; where the net has no feature map of
     that size (e.g. 8×8 attention with 3 levels on 64×64 images) the nearest size it has is used.
@@ -204,7 +218,7 @@ def preset(name: str, image_size: int = 32, channels: int = 3) -> UNetConfig:
     sizes = tuple(image_size // 2**i for i in range(levels))
     fields["attention_resolutions"] = tuple(sorted({_nearest_size(r, sizes) for r in fields["attention_resolutions"]},
                                                    reverse=True))
-    return UNetConfig(image_size=image_size, channels=channels, **fields)
+    return UNetConfig(image_size=image_size, channels=channels, num_classes=num_classes, **fields)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, freq_shift: int = 0, flip_sin_to_cos: bool = False) -> torch.Tensor:
@@ -316,7 +330,8 @@ class UNet(nn.Module):
 
     A down path of ResBlocks (self-attention where the feature map is in `attention_resolutions`),
     a middle of ResBlock–attention–ResBlock, and an up path mirroring the down path that concatenates
-    the matching down activation before each of its ResBlocks.
+    the matching down activation before each of its ResBlocks. With `num_classes` > 0 it is ε_θ(x_t, t, c):
+    every ResBlock sees emb = MLP(time features) + E[c], E a learned table with a row for the null class ∅.
     """
 
     def __init__(self, config: UNetConfig = UNetConfig()):
@@ -324,6 +339,8 @@ class UNet(nn.Module):
         self.config = config
         base, time_width = config.base_channels, 4 * config.base_channels
         self.time_mlp = nn.Sequential(nn.Linear(base, time_width), nn.SiLU(), nn.Linear(time_width, time_width))
+        if config.num_classes:  # built only then: an unconditional net draws the same initial weights as before
+            self.class_embedding = nn.Embedding(config.num_classes + 1, time_width)  # row num_classes: ∅
         self.down, skip_widths = self._build_down(config, time_width)
         width = config.widths[-1]
         self.middle = TimestepSequential(ResBlock(width, width, time_width, config),
@@ -369,8 +386,9 @@ class UNet(nn.Module):
                 width = out_width
         return nn.ModuleList(blocks)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Predict the noise ε in x_t (B, C, H, W) at 0-based timestep indices t (B,)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict the noise ε in x_t (B, C, H, W) at 0-based timestep indices t (B,), given class `labels` (B,)
+        (0..num_classes − 1, or num_classes for ∅) of a conditional net; None: ∅ for every image."""
         expected = (self.config.channels, self.config.image_size, self.config.image_size)
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"this U-Net takes images of shape (B, {', '.join(map(str, expected))}), "
@@ -378,6 +396,10 @@ class UNet(nn.Module):
         c = self.config
         features = timestep_embedding(t, c.base_channels, c.time_freq_shift, c.time_flip_sin_to_cos)  # (B, base)
         emb = self.time_mlp(features)  # (B, 4·base)
+        if c.num_classes:
+            emb = emb + self.class_embedding(self._labels(labels, x))  # the class joins the time embedding
+        elif labels is not None:
+            raise ValueError("this U-Net is unconditional (num_classes 0): it takes no labels")
         skips, h = [], x
         for block in self.down:
             h = block(h, emb)
@@ -386,3 +408,9 @@ class UNet(nn.Module):
         for block in self.up:
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
         return self.out(h)  # (B, C, H, W)
+
+    def _labels(self, labels: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        """The labels (B,) as indices on x's device: ∅ for every image when None."""
+        if labels is None:
+            return torch.full((x.shape[0],), self.config.null_class, dtype=torch.long, device=x.device)
+        return labels.to(device=x.device, dtype=torch.long).expand(x.shape[0])

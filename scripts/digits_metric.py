@@ -23,16 +23,30 @@ blurred (a sanity ceiling: right layout, no strokes) and Gaussian noise clipped 
 Read the columns together: like most classifiers this one is fairly sure of some noise images, and
 only the Fréchet distance separates blur and noise from digits by orders of magnitude.
 
+A class-conditional checkpoint (trained with --conditional on the digit folders) is asked for --per-class
+samples of every digit at each guidance scale w of --guidance-scales (guidance.py's convention: 0 is the
+unconditional model, its null class; 1 the plain conditional one), and scored as above plus
+- accuracy: per class and overall, the share of the samples the classifier assigns to the digit asked for
+  (at w = 0 the label is ignored, so about 10 %: chance).
+The w = 0 row is the null class's unconditional samples, the figures to compare with an unconditional model.
+--curve RUN_DIR scores every `model_step*.safetensors` a run kept (`--keep-every` in ddpm_core.train) at w = 0
+and the app's default w, against the wall minutes `metrics.jsonl` recorded at that step.
+
 Usage (from the repository root):
     python scripts/digits_metric.py                                   # reference rows only
     python scripts/digits_metric.py --checkpoint checkpoints/digits.safetensors \\
         [--n 500] [--steps 250] [--seed 0] [--grid samples.png] [--device cpu]
+    python scripts/digits_metric.py --checkpoint checkpoints/digits_classes.safetensors \\
+        [--per-class 50] [--guidance-scales 0,1,2,4] [--grid rows.png] [--json figures.json]
+    python scripts/digits_metric.py --curve runs/digits_classes [--per-class 20] [--steps 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -46,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python scripts/digits_metric.py`: the core lives one level up
 
 from ddpm_core.data import load_image_folder  # noqa: E402
+from ddpm_core.guidance import DEFAULT_GUIDANCE, class_names, guided  # noqa: E402
 from ddpm_core.images import from_uint8, to_uint8  # noqa: E402
 
 DIGITS = ROOT / "assets" / "digits"
@@ -55,6 +70,7 @@ TRAIN_SHARE = 0.8
 CLASSIFIER_SEED = 0  # fixed, so the yardstick is the same whatever --seed samples with
 SURE = 0.9  # a "clearly recognisable" image: the classifier gives its digit at least this probability
 FD_SUBSETS = 20
+GUIDANCE_SCALES = (0.0, 1.0, 2.0, 4.0)
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -176,6 +192,15 @@ def accuracy(model: DigitClassifier, digits: Digits) -> float:
     return float((probs.argmax(dim=1) == digits.labels).float().mean())
 
 
+def class_accuracy(probs: torch.Tensor, requested: torch.Tensor, num_classes: int = NUM_CLASSES
+                   ) -> tuple[torch.Tensor, float]:
+    """Per class (K,) and overall: the share of samples whose most probable class is the one requested."""
+    hit = (probs.argmax(dim=1) == requested).double()
+    per_class = torch.stack([hit[requested == k].mean() if (requested == k).any() else hit.new_tensor(float("nan"))
+                             for k in range(num_classes)])
+    return per_class, float(hit.mean())
+
+
 # ----------------------------------------------------------------------------------------- metrics
 
 def mean_confidence(probs: torch.Tensor) -> float:
@@ -285,10 +310,10 @@ def blurred_images(images: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------------- sampling
 
-def sample_checkpoint(path: str, n: int, steps: int | None, seed: int, device: str) -> torch.Tensor:
-    """n samples (n, 1, 16, 16) in [−1, 1] from a digits checkpoint's EMA network."""
+def load_digits_checkpoint(path, device: str):
+    """A checkpoint that makes 16×16 grey images, or SystemExit saying why not; a conditional one's classes must be
+    the ten digits, named 0…9 as assets/digits names its folders."""
     from ddpm_core.checkpoints import load_checkpoint
-    from ddpm_core.samplers import sample
 
     checkpoint = load_checkpoint(path, device=device)
     model_config = checkpoint.config.get("model", {})
@@ -296,9 +321,56 @@ def sample_checkpoint(path: str, n: int, steps: int | None, seed: int, device: s
     if shape != (IMAGE_SIZE, 1):
         raise SystemExit(f"{path} makes {shape[0]}×{shape[0]} images with {shape[1]} channel(s); "
                          f"the digits metric needs {IMAGE_SIZE}×{IMAGE_SIZE} grey (1 channel).")
-    x = sample(checkpoint.model, checkpoint.diffusion, (n, 1, IMAGE_SIZE, IMAGE_SIZE), steps=steps,
+    classes = class_names(checkpoint.config)
+    if classes is not None and classes != tuple(str(k) for k in range(NUM_CLASSES)):
+        raise SystemExit(f"{path} has the classes {classes}; the digits metric needs 0…9.")
+    return checkpoint
+
+
+def sample_checkpoint(path: str, n: int, steps: int | None, seed: int, device: str) -> torch.Tensor:
+    """n samples (n, 1, 16, 16) in [−1, 1] from a digits checkpoint's EMA network (a conditional one's null class)."""
+    return sample_digits(load_digits_checkpoint(path, device), n, steps, seed, device)
+
+
+def sample_digits(checkpoint, n: int, steps: int | None, seed: int, device: str, labels: torch.Tensor | None = None,
+                  w: float = 1.0) -> torch.Tensor:
+    """n samples (n, 1, 16, 16) in [−1, 1] (Algorithm 2 respaced to `steps`); with `labels` (n,) of a conditional
+    checkpoint, guided with w (guidance.py)."""
+    from ddpm_core.samplers import sample
+
+    model = checkpoint.model
+    if labels is not None:
+        model = guided(model, labels.to(device), w, model.config.null_class)
+    x = sample(model, checkpoint.diffusion, (n, 1, IMAGE_SIZE, IMAGE_SIZE), steps=steps,
                prediction=checkpoint.prediction, clip=True, seed=seed, device=device)
     return x.cpu()
+
+
+@dataclass(frozen=True)
+class GuidedScores:
+    """A conditional model's samples at one guidance scale w: per-class and overall accuracy, and `Scores`."""
+
+    w: float
+    per_class: torch.Tensor  # (10,)
+    accuracy: float
+    scores: Scores
+    seconds: float
+
+
+def score_guidance(metric: "DigitsMetric", checkpoint, scales, per_class: int, steps: int | None, seed: int,
+                   device: str) -> tuple[list[GuidedScores], dict[float, torch.Tensor]]:
+    """`per_class` samples of every digit at each w of `scales` (the same seed, so the same x_T, at each), scored;
+    and the samples by w."""
+    labels = torch.arange(NUM_CLASSES).repeat_interleave(per_class)
+    rows, samples = [], {}
+    for w in scales:
+        start = time.perf_counter()
+        x = sample_digits(checkpoint, len(labels), steps, seed, device, labels, w)
+        seconds = time.perf_counter() - start
+        _, probs = classify(metric.model, x)
+        rows.append(GuidedScores(w, *class_accuracy(probs, labels), metric.score(x), seconds))
+        samples[w] = x
+    return rows, samples
 
 
 def save_grid(images: torch.Tensor, path: str, columns: int = 20, zoom: int = 4) -> None:
@@ -313,10 +385,20 @@ def save_grid(images: torch.Tensor, path: str, columns: int = 20, zoom: int = 4)
 
 # ---------------------------------------------------------------------------------------------- CLI
 
+def format_guidance_table(rows: list[GuidedScores]) -> str:
+    head = "".join(f"{k:>6}" for k in range(NUM_CLASSES))
+    lines = [f"{'w':>5}{'accuracy':>10}{'lowest':>8}{head}{'confidence':>12}{'Fréchet':>10}{'seconds':>9}"]
+    for r in rows:
+        cells = "".join(f"{float(a):>6.0%}" for a in r.per_class)
+        lines.append(f"{r.w:>5g}{r.accuracy:>10.1%}{float(r.per_class.min()):>8.0%}{cells}{r.scores.confidence:>12.3f}"
+                     f"{r.scores.frechet:>10.2f}{r.seconds:>9.0f}")
+    return "\n".join(lines)
+
+
 def format_table(rows: list[tuple[str, Scores]]) -> str:
-    lines = [f"{'set':<22}{'n':>6}{'confidence':>12}{'sure ≥0.9':>11}{'class H (bits)':>16}{'Fréchet':>10}"]
+    lines = [f"{'set':<28}{'n':>6}{'confidence':>12}{'sure ≥0.9':>11}{'class H (bits)':>16}{'Fréchet':>10}"]
     for name, s in rows:
-        lines.append(f"{name:<22}{s.n:>6}{s.confidence:>12.3f}{s.sure:>11.1%}{s.class_entropy:>16.3f}"
+        lines.append(f"{name:<28}{s.n:>6}{s.confidence:>12.3f}{s.sure:>11.1%}{s.class_entropy:>16.3f}"
                      f"{s.frechet:>10.2f}")
     return "\n".join(lines)
 
@@ -325,11 +407,68 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="a 16×16 grey digits checkpoint (.safetensors) to sample from")
     parser.add_argument("--n", type=int, default=500, help="samples to draw (default 500)")
+    parser.add_argument("--per-class", type=int, default=50,
+                        help="a conditional checkpoint: samples of each digit at each guidance scale (default 50)")
+    parser.add_argument("--guidance-scales", default=",".join(f"{w:g}" for w in GUIDANCE_SCALES),
+                        help="a conditional checkpoint: the w to score, comma-separated (default 0,1,2,4)")
+    parser.add_argument("--curve", metavar="RUN_DIR",
+                        help="score the model_step*.safetensors a run kept, against its wall minutes")
+    parser.add_argument("--json", help="also write the figures as JSON")
     parser.add_argument("--steps", type=int, default=250, help="respaced sampling steps (default 250 of T)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and the noise row")
     parser.add_argument("--grid", help="also save the first 200 samples as a PNG grid here")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
+
+
+def _guidance_rows(metric: DigitsMetric, args) -> tuple[list[tuple[str, Scores]], dict]:
+    """A conditional checkpoint's guidance table (printed), its w = 0 row as the null class's samples, and JSON."""
+    checkpoint = load_digits_checkpoint(args.checkpoint, args.device)
+    scales = [float(w) for w in args.guidance_scales.split(",")]
+    rows, samples = score_guidance(metric, checkpoint, scales, args.per_class, args.steps, args.seed, args.device)
+    print(f"{args.per_class} samples of each digit, {args.steps} respaced steps, at each w:")
+    print(format_guidance_table(rows))
+    if args.grid:
+        shown = DEFAULT_GUIDANCE if DEFAULT_GUIDANCE in samples else scales[-1]
+        columns = min(args.per_class, 20)
+        rows_of_digits = samples[shown].view(NUM_CLASSES, args.per_class, 1, IMAGE_SIZE, IMAGE_SIZE)[:, :columns]
+        save_grid(rows_of_digits.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE), args.grid, columns=columns)
+        print(f"wrote {args.grid}: one row per digit, w = {shown:g}")
+    table = [(f"samples, w = {r.w:g}" + (" (null class)" if r.w == 0 else ""), r.scores) for r in rows]
+    record = {"guidance": [{"w": r.w, "accuracy": r.accuracy, "per_class": r.per_class.tolist(),
+                            "confidence": r.scores.confidence, "frechet": r.scores.frechet, "seconds": r.seconds}
+                           for r in rows]}
+    return table, record
+
+
+def _snapshots(run: Path) -> list[tuple[int, Path]]:
+    """(step, file) of the run's kept checkpoints, by step."""
+    found = [(int(m.group(1)), p) for p in run.glob("model_step*.safetensors")
+             if (m := re.fullmatch(r"model_step(\d+)\.safetensors", p.name))]
+    return sorted(found)
+
+
+def curve(metric: DigitsMetric, args) -> list[dict]:
+    """The figures of every kept checkpoint of a run at w = 0 and DEFAULT_GUIDANCE, against wall minutes."""
+    from ddpm_core.metrics import read_metrics
+
+    run = Path(args.curve)
+    wall = {row["step"]: row.get("wall_s") for row in read_metrics(run)}
+    points = []
+    print(f"{'step':>6}{'minutes':>9}{'null Fréchet':>14}{'null conf.':>12}{f'acc. w={DEFAULT_GUIDANCE:g}':>12}"
+          f"{'lowest':>8}")
+    for step, path in _snapshots(run):
+        checkpoint = load_digits_checkpoint(path, args.device)
+        rows, _ = score_guidance(metric, checkpoint, (0.0, DEFAULT_GUIDANCE), args.per_class, args.steps, args.seed,
+                                 args.device)
+        null, guided_row = rows
+        minutes = wall.get(step, float("nan")) / 60
+        points.append({"step": step, "wall_minutes": minutes, "null_frechet": null.scores.frechet,
+                       "null_confidence": null.scores.confidence, "accuracy": guided_row.accuracy,
+                       "lowest_class": float(guided_row.per_class.min()), "per_class": guided_row.per_class.tolist()})
+        print(f"{step:>6}{minutes:>9.1f}{null.scores.frechet:>14.2f}{null.scores.confidence:>12.3f}"
+              f"{guided_row.accuracy:>12.1%}{float(guided_row.per_class.min()):>8.0%}", flush=True)
+    return points
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -341,8 +480,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"classifier: loaded the digits and trained on {len(train)} of them in "
           f"{time.perf_counter() - start:.1f} s; held-out accuracy {accuracy(model, reference):.1%} "
           f"(reference, n={len(reference)}), {accuracy(model, check):.1%} (check, n={len(check)})")
-    rows = []
-    if args.checkpoint:
+    rows, record = [], {}
+    if args.curve:
+        record["curve"] = curve(metric, args)
+    elif args.checkpoint and class_names(load_digits_checkpoint(args.checkpoint, args.device).config):
+        rows, record = _guidance_rows(metric, args)
+    elif args.checkpoint:
         start = time.perf_counter()
         samples = sample_checkpoint(args.checkpoint, args.n, args.steps, args.seed, args.device)
         print(f"sampled {args.n} images in {args.steps} steps in {time.perf_counter() - start:.1f} s")
@@ -355,6 +498,9 @@ def main(argv: list[str] | None = None) -> None:
              ("noise", metric.score(noise_images(len(check), args.seed)))]
     print(f"Fréchet distance to the reference digits (n={len(reference)}), each set scored at n={len(check)}")
     print(format_table(rows))
+    if args.json:
+        record["sets"] = {name: vars(scores) for name, scores in rows}
+        Path(args.json).write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ class CheckpointSummary:
     schedule: str
     prediction: str
     classes: tuple[str, ...] | None = None  # class names of a conditional model
+    p_uncond: float | None = None  # its label dropout: the share of labels trained as the null class ∅
     imported_from: str | None = None  # the folder an imported model was converted from
     paper_dataset: str | None = None  # the paper's data set it is (a key of ddpm_core.paper.PAPER_FIGURES)
     variance: str | None = None  # the σ² its makers sampled with, where the checkpoint says
@@ -104,6 +105,8 @@ class CheckpointSummary:
                    timesteps=_int(diffusion.get("timesteps")) or 1000,
                    schedule=str(diffusion.get("schedule", "linear")), prediction=str(config.get("prediction", "eps")),
                    classes=tuple(str(c) for c in classes) if isinstance(classes, list) else None,
+                   p_uncond=float(training["p_uncond"]) if isinstance(classes, list) and isinstance(
+                       training.get("p_uncond"), (int, float)) else None,
                    imported_from=str(source.get("folder") or source.get("name") or "") or None if source else None,
                    paper_dataset=dataset.get("name") if isinstance(dataset.get("name"), str) and source else None,
                    variance=sampling.get("variance") if sampling.get("variance") in ("beta", "beta_tilde") else None)

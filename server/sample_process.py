@@ -111,7 +111,7 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
 
     run = SamplingRun(load_checkpoint(job.checkpoint), config, memory_limit=job.memory_limit)
     description = describe(config, run.count)
-    every = keep_every(run.count, _frames_allowed(job, run.shape, config.n))
+    every = keep_every(run.count, _frames_allowed(job, run.shape, run.n))
     start = sent = time.perf_counter()
     kept, last = [], None
     for frame in run.frames():
@@ -119,7 +119,7 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
         keep = frame.index % every == 0 or frame.index == frame.count
         live = now - sent >= job.live_every
         if keep or live:
-            panels = frame_panels(frame, job.with_eps)
+            panels = frame_panels(frame, job.with_eps, run.grid_columns)
             if keep:
                 kept.append((frame.index, paper_t(frame.t_prev), panels))
             if live:
@@ -130,8 +130,9 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
             break
     seconds = time.perf_counter() - start
     if not kept or kept[-1][0] != last.index:
-        kept.append((last.index, paper_t(last.t_prev), frame_panels(last, job.with_eps)))
-    conn.send(("result", RunResult(name, description, kept, run.count, image_grid(last.step.prev_sample),
+        kept.append((last.index, paper_t(last.t_prev), frame_panels(last, job.with_eps, run.grid_columns)))
+    grid = image_grid(last.step.prev_sample, run.grid_columns)
+    conn.send(("result", RunResult(name, description, kept, run.count, grid,
                                    seconds, stopped=last.index < run.count, slug=_slug(config, run.count), nfe=last.nfe,
                                    statistics=run.statistics())))
 

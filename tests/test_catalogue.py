@@ -15,6 +15,8 @@ from server.catalogue import Catalogue, CheckpointSummary, summarize
 from server.sessions import Session
 from tests.conftest import ROOT
 
+BUNDLED_KEYS = ["bundled:digits.safetensors", "bundled:digits_classes.safetensors"]  # checkpoints/, by name
+
 TINY = UNetConfig(image_size=16, channels=1, base_channels=8, channel_mults=(1, 2), attention_resolutions=(8,),
                   dropout=0.0)
 
@@ -45,11 +47,11 @@ def test_runs_are_per_session_in_demo_mode_and_shared_locally(tmp_path, monkeypa
     _unet(tmp_path / "runs" / "bars" / "model.safetensors", num_images=12)
     local, demo = Catalogue(_settings(False)), Catalogue(_settings(True))
     mine, other = Session(), Session()
-    assert [e.key for e in local.entries(mine)] == ["bundled:digits.safetensors", "run:bars"]
-    assert [e.key for e in local.entries(other)] == ["bundled:digits.safetensors", "run:bars"]
+    assert [e.key for e in local.entries(mine)] == [*BUNDLED_KEYS, "run:bars"]
+    assert [e.key for e in local.entries(other)] == [*BUNDLED_KEYS, "run:bars"]
     _unet(mine.folder / "runs" / "mine" / "model.safetensors")
-    assert [e.key for e in demo.entries(mine)] == ["bundled:digits.safetensors", "run:mine"]
-    assert [e.key for e in demo.entries(other)] == ["bundled:digits.safetensors"]
+    assert [e.key for e in demo.entries(mine)] == [*BUNDLED_KEYS, "run:mine"]
+    assert [e.key for e in demo.entries(other)] == BUNDLED_KEYS
     run = demo.resolve("run:mine", mine)
     assert (run.name, run.source, run.summary.step, run.summary.holdout) == ("mine", "run", 7, 0.25)
     with pytest.raises(UserError, match="Choose a checkpoint from the list") as info:
@@ -74,8 +76,8 @@ def test_a_damaged_run_or_a_2d_model_is_not_offered_for_images(tmp_path, monkeyp
     mlp = DenoiserMLP(MLPConfig(hidden=16, blocks=1))
     save_checkpoint(tmp_path / "runs" / "points" / "model.safetensors", mlp, mlp, diffusion=DiffusionConfig())
     catalogue = Catalogue(_settings(False))
-    assert [e.key for e in catalogue.entries(None)] == ["bundled:digits.safetensors"]
-    assert [e.key for e in catalogue.entries(None, images_only=False)] == ["bundled:digits.safetensors", "run:points"]
+    assert [e.key for e in catalogue.entries(None)] == BUNDLED_KEYS
+    assert [e.key for e in catalogue.entries(None, images_only=False)] == [*BUNDLED_KEYS, "run:points"]
     with pytest.raises(UserError, match="holds a 2-D model") as info:
         catalogue.image_entry("run:points", None)
     assert info.value.code == "checkpoint.not_images"

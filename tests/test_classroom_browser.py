@@ -21,10 +21,11 @@ TABS = [
     ("lab2d", ["#lab-forward", "#lab-train"]),
     ("train", ["#train-start", "#train-loss"]),
     ("sample", ["#sample-run", "#sample-live"]),
+    ("edit", ["#edit-run", "#edit-image"]),
     ("evaluate", ["#eval-run", "#eval-terms"]),
 ]
-TAB_NAMES = {"en": ["Forward process", "2-D lab", "Train", "Sample", "Evaluate"],
-             "ko": ["순방향 과정", "2-D 실습", "학습", "샘플링", "평가"]}
+TAB_NAMES = {"en": ["Forward process", "2-D lab", "Train", "Sample", "Edit", "Evaluate"],
+             "ko": ["순방향 과정", "2-D 실습", "학습", "샘플링", "편집", "평가"]}
 
 
 @pytest.fixture

@@ -286,6 +286,20 @@ def test_dataloader_workers_and_progress(tmp_path):
     assert [tuple(b.shape) for b in loader] == [(3, 3, 16, 16)] * 2
 
 
+def test_the_bundled_digits_are_ten_class_folders():
+    classes = data.folder_classes(os.path.join(os.path.dirname(__file__), "..", "assets", "digits"))
+    assert classes.names == tuple("0123456789") and sum(classes.counts) == 1797
+    assert classes.notices() == [] and not classes.root_images and not classes.empty
+
+
+def test_many_classes_are_named_up_to_a_dozen(tmp_path):
+    for k in range(14):
+        _save(tmp_path / f"c{k:02d}" / "a.png", _noise(16, k))
+        _save(tmp_path / f"c{k:02d}" / "b.png", _noise(16, k + 100))
+    summary = str(data.folder_classes(tmp_path).summary())
+    assert summary.startswith("14 classes: c00 (2), c01 (2)") and summary.endswith("c11 (2) and 2 more")
+
+
 def test_eighteen_hundred_small_images_load_quickly(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(1800):

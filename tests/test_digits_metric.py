@@ -105,6 +105,14 @@ def test_confidence_and_sure_share_lie_in_their_ranges():
     assert dm.sure_share(torch.eye(10)) == 1.0
 
 
+def test_class_accuracy_is_the_share_assigned_to_the_class_asked_for():
+    requested = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
+    predicted = torch.tensor([0, 0, 0, 3, 1, 0, 2, 2])  # class 0: 3 of 4, class 1: 1 of 2, class 2: 2 of 2
+    per_class, overall = dm.class_accuracy(torch.eye(10)[predicted], requested)
+    assert per_class[:3].tolist() == [0.75, 0.5, 1.0] and overall == 6 / 8
+    assert per_class[3:].isnan().all()  # classes nobody asked for have no accuracy
+
+
 def test_frechet_at_size_uses_all_of_a_small_set():
     features = gaussian(50, 4, 14)
     reference = dm.feature_stats(gaussian(100, 4, 15))

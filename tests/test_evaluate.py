@@ -97,6 +97,13 @@ def test_pick_is_seeded_keeps_order_and_takes_all_when_fewer():
         evaluate.pick(pixels, 0)
 
 
+def test_pick_indices_are_the_images_pick_keeps():
+    pixels = torch.arange(20, dtype=torch.uint8).view(20, 1, 1, 1)
+    index = evaluate.pick_indices(len(pixels), 5, seed=1)
+    assert torch.equal(pixels[index], evaluate.pick(pixels, 5, seed=1))
+    assert torch.equal(evaluate.pick_indices(3, 5), torch.arange(3))
+
+
 def test_files_that_are_not_images_are_skipped_and_named(folder, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")

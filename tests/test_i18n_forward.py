@@ -74,7 +74,7 @@ def test_the_terminal_warning_and_clean_equation_in_korean(image):
 
 def test_markov_vs_closed_table_and_messages(image):
     _, _, table, _ = forward_tab.markov_vs_closed(image, _step(40, LINEAR), korean_request())
-    assert "마르코프 스텝 40번, Eq. 2" in table and "닫힌 형식, Eq. 4" in table and "표준오차" in table
+    assert "마르코프 스텝 40번, 식 2" in table and "닫힌 형식, 식 4" in table and "표준오차" in table
     _, _, table, _ = forward_tab.markov_vs_closed(image, _step(40, LINEAR))
     assert "40 Markov steps, Eq. 2" in table and not HANGUL.search(table)
     with pytest.raises(gr.Error, match="t를 0보다 크게"):

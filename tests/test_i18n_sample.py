@@ -56,17 +56,17 @@ def test_the_picker_is_labelled_in_the_requests_language(tab):
 
 
 def test_the_summary_in_korean_keeps_its_numbers(tab):
-    markdown, number, variance = tab.summary(BUNDLED, Session(), korean_request())
+    markdown, number, variance, *_classes = tab.summary(BUNDLED, Session(), None, korean_request())
     assert HANGUL.search(markdown)
     for part in ("3,000 스텝 학습", "*digits* (이미지 1,610장, 홀드아웃 187장)", "16×16 흑백", "*tiny*",
                  "파라미터", "linear β, T = 1,000", "eps 예측"):
         assert part in markdown, part
     assert number.info == "1부터 T = 1,000까지: 스텝이 적으면 연쇄를 건너뛰며 진행합니다"
     assert isinstance(variance, dict) and variance.get("__type__") == "update"  # a trained model: σ² left as it is
-    english, number, _variance = tab.summary(BUNDLED, Session())
+    english, number, _variance, *_classes = tab.summary(BUNDLED, Session())
     assert not HANGUL.search(english) and "trained 3,000 steps on *digits* (1,610 images, 187 held out)" in english
     assert number.info == "1 to T = 1,000: fewer steps skip along the chain"
-    assert tab.summary(None, None, korean_request())[0] == "체크포인트를 고르지 않았습니다."
+    assert tab.summary(None, None, None, korean_request())[0] == "체크포인트를 고르지 않았습니다."
 
 
 def test_summary_markdown_follows_the_scope_it_runs_in():
@@ -82,7 +82,7 @@ def test_summary_markdown_follows_the_scope_it_runs_in():
 def test_messages_come_in_korean(tab):
     session = Session()
     with pytest.raises(gr.Error, match="목록에서 체크포인트를 고르세요"):
-        tab.summary("bundled:../README.md", session, korean_request())
+        tab.summary("bundled:../README.md", session, None, korean_request())
     with pytest.raises(gr.Error, match="Choose a checkpoint from the list"):
         tab.summary("bundled:../README.md", session)
     with pytest.raises(gr.Error, match="먼저 샘플링하세요: 아직 내보낼 애니메이션이 없습니다"):

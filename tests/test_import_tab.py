@@ -59,7 +59,7 @@ def test_an_imported_release_is_listed_with_the_papers_figures_and_samples(folde
     entry = Catalogue(_local()).resolve("import:ddpm-cifar10-tiny", None)
     assert (entry.source, entry.summary.imported_from, entry.summary.paper_dataset) == \
         ("import", "ddpm-cifar10-tiny", "cifar10")
-    markdown, _steps, variance = sample_tab.SampleTab(_local(), Catalogue(_local())).summary(entry.key, Session())
+    markdown, _steps, variance, *_classes = sample_tab.SampleTab(_local(), Catalogue(_local())).summary(entry.key, Session())
     assert "imported from *ddpm-cifar10-tiny*" in markdown and "The paper's figures** for CIFAR-10" in markdown
     assert "FID 3.17" in markdown and "NLL ≤ 3.75 bits/dim (test), 3.72 (train)" in markdown
     assert variance.value == "beta", "the authors sampled CIFAR-10 with σ² = β: the picker follows them"

@@ -184,6 +184,16 @@ def test_cli_reports_a_broken_checkpoint(tmp_path, capsys):
     assert not (tmp_path / "g.png").exists()
 
 
+def test_samples_become_uint8_images_last_as_the_grid_rounds_them():
+    from ddpm_core.images import to_uint8
+
+    x = torch.tensor([-1.5, -1.0, -1 / 127.5, 0.0, 0.5, 1.0, 2.0]).view(1, 1, 1, 7).repeat(2, 3, 1, 1)
+    pixels = sample_module.samples_uint8(x)
+    assert pixels.shape == (2, 1, 7, 3) and pixels.dtype == np.uint8
+    assert pixels[0, 0, :, 0].tolist() == [0, 0, 127, 128, 191, 255, 255]  # 127.5·x + 127.5, half up, clipped
+    assert np.array_equal(pixels[1], to_uint8(x[1]))
+
+
 def test_long_runs_keep_statistics_at_every_kth_step(checkpoint, monkeypatch):
     monkeypatch.setattr(sample_module, "MAX_STATISTICS", 4)
     run = SamplingRun(checkpoint, SampleConfig(n=2, sampler="ddpm", seed=0))  # all T = 20 steps

@@ -57,10 +57,20 @@ RECORD_JS = """
 
 # ---- page helpers ------------------------------------------------------------------------------
 
-def open_sample_tab(page: Page, app_url: str) -> None:
+DEFAULT = "digits_classes (bundled)"  # the app opens on the class-conditional digits
+
+
+def open_sample_tab(page: Page, app_url: str, checkpoint: str = "digits (bundled)") -> None:
+    """The Sample tab with `checkpoint` chosen (the tests of sampling itself use the unconditional digits)."""
     page.goto(app_url)
     page.get_by_role("tab", name="Sample").click()
-    expect(page.locator("#sample-checkpoint input")).to_have_value("digits (bundled)")
+    expect(page.locator("#sample-checkpoint input")).to_have_value(DEFAULT)
+    expect(page.locator("#sample-summary")).to_contain_text("Class-conditional: 10 classes", timeout=20_000)
+    if checkpoint != DEFAULT:
+        page.locator("#sample-checkpoint input").click()
+        page.get_by_role("option", name=checkpoint, exact=True).click()
+        expect(page.locator("#sample-checkpoint input")).to_have_value(checkpoint)
+        expect(page.locator("#sample-class input")).to_be_disabled()  # an unconditional model: no class
     expect(page.locator(LIVE)).to_contain_text("press Sample")
 
 
@@ -184,9 +194,10 @@ def test_stop_ends_a_long_run_quickly_and_sampling_works_again(page: Page, app_u
     open_sample_tab(page, app_url)
     configure(page, "DDPM", 1000, 64)
     expect(page.locator("#sample-variance")).to_be_visible()
+    page.locator("#sample-long input").check()  # a run estimated at over a minute here waits for this
     page.locator("#sample-run").click()
     wait_for_step_above(page, 2)
-    expect(page.locator(HEAD)).to_contain_text("DDPM σ² = β, 1000 steps")
+    expect(page.locator(HEAD)).to_contain_text("DDPM σ² = β, 1,000 steps")
     page.screenshot(path=str(artifacts / "sample_running.png"), full_page=True)
 
     page.locator("#sample-stop").click()
@@ -243,3 +254,41 @@ def test_sampler_switch_shows_eta_or_variance(page: Page, app_url):
     page.locator("#sample-sampler").get_by_text("DDPM (Algorithm 2)", exact=True).click()
     expect(variance).to_be_visible()
     expect(eta).to_be_hidden()
+
+
+def _png_shape(data_url: str) -> tuple[int, int]:
+    """(height, width) of a PNG data URL."""
+    import base64
+    with Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))) as image:
+        return image.height, image.width
+
+
+def test_the_default_conditional_model_draws_one_row_per_digit(page: Page, app_url, artifacts):
+    open_sample_tab(page, app_url, DEFAULT)
+    expect(page.locator("#sample-class input")).to_have_value("One row per class")
+    expect(page.locator("#sample-guidance input[type=number]")).to_have_value("2")
+    configure(page, "DDIM", 25, 40)  # 40 images among 10 classes: 4 of each
+    page.locator("#sample-run").click()
+    expect_done(page, 25)
+    expect(page.locator(HEAD)).to_contain_text("DDIM η = 0, 25 steps, one row per class, w = 2")
+    x_t = page.locator("#sample-live .live-panels img").first.get_attribute("src")
+    assert _png_shape(x_t) == (10 * 17 + 1, 4 * 17 + 1), "ten rows (one per digit) of four 16×16 digits"
+    page.wait_for_function("() => { const im = document.querySelector('#sample-final img');"
+                           " return im && im.complete && im.naturalWidth > 0; }")
+    page.screenshot(path=str(artifacts / "sample_rows.png"), full_page=True)
+
+    page.locator("#sample-class input").click()
+    page.get_by_role("option", name="class 3", exact=True).click()
+    page.locator("#sample-compare-guidance").click()
+    figures = page.locator("#sample-compare figure")
+    expect(figures).to_have_count(4, timeout=120_000)
+    captions = figures.locator("figcaption").all_inner_texts()
+    assert [re.search(r"class 3, w = (\d+)", c).group(1) for c in captions] == ["0", "1", "2", "4"], captions
+    page.screenshot(path=str(artifacts / "sample_guidance.png"), full_page=True)
+
+
+def test_guidance_is_disabled_with_its_reason_for_an_unconditional_model(page: Page, app_url):
+    open_sample_tab(page, app_url)  # the unconditional digits
+    expect(page.locator("#sample-guidance input[type=range]")).to_be_disabled()
+    expect(page.locator("#sample-guidance")).to_contain_text("trained without class labels")
+    expect(page.locator("#sample-compare-guidance")).to_be_disabled()

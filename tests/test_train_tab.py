@@ -21,9 +21,10 @@ SCHEDULE = ("linear", 1000, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T,
 
 
 def _settings(steps: int, preview_every: int = 10, run: str = "", size: int = 16, channels: int = 1,
-              preset: str = "tiny", batch: int = 8) -> tuple:
-    """The /train_start arguments after the data: size … run name, then the schedule."""
-    return (size, channels, preset, batch, 1e-3, steps, 0.99, 0, False, preview_every, run, *SCHEDULE)
+              preset: str = "tiny", batch: int = 8, conditional: bool = False, p_uncond: float = 0.1) -> tuple:
+    """The /train_start arguments after the data: size … run name, the schedule, then class-conditional and p_uncond."""
+    return (size, channels, preset, batch, 1e-3, steps, 0.99, 0, False, preview_every, run, *SCHEDULE, conditional,
+            p_uncond)
 
 
 def _images(folder, n: int = 24):

@@ -175,6 +175,26 @@ def test_config_round_trips_through_json(name):
     assert UNetConfig.from_dict(data) == config
 
 
+def test_an_unconditional_net_is_built_exactly_as_before_num_classes_existed():
+    """A config without `num_classes` (every checkpoint saved before it) is num_classes 0: the same weights from the
+    same seed, no class embedding, and the same output with or without the field spelled out."""
+    saved = {k: v for k, v in small_config(16, 1).to_dict().items() if k != "num_classes"}
+    old, new = UNetConfig.from_dict(saved), small_config(16, 1, num_classes=0)
+    assert old == new and old.num_classes == 0
+    a, b = build(old), build(new)
+    assert a.state_dict().keys() == b.state_dict().keys() and not any("class" in k for k in a.state_dict())
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    x, t = batch(old)
+    with torch.no_grad():
+        assert torch.equal(a(x, t), b(x, t))
+
+
+def test_a_conditional_preset_adds_only_the_class_embedding():
+    plain, conditional = preset("tiny", 16, 1), preset("tiny", 16, 1, num_classes=10)
+    extra = count_parameters(UNet(conditional)) - count_parameters(UNet(plain))
+    assert conditional.num_classes == 10 and extra == 11 * 4 * plain.base_channels  # (10 + ∅) rows of 4·base
+
+
 def test_from_dict_rejects_unknown_keys():
     data = {**small_config().to_dict(), "width": 64}
     with pytest.raises(ValueError, match=r"unknown UNetConfig keys \['width'\]; known keys: \["):

@@ -10,9 +10,11 @@ import html
 
 import gradio as gr
 
+from ddpm_core.guidance import ALL_CLASSES, DEFAULT_GUIDANCE
 from server.catalogue import CheckpointSummary, Entry
 from ui.i18n import _
 
+NO_CLASS = "none"  # a class picker's "no class": the null class ∅ of a conditional model, or an unconditional one
 SOURCE_LABELS = {"bundled": "{name} (bundled)", "run": "{name} (trained here)", "upload": "{name} (uploaded)",
                  "import": "{name} (imported)"}
 
@@ -88,4 +90,46 @@ def summary_markdown(entry: Entry) -> str:
                  size=s.image_size or "?", colour=kind(s.channels), preset=html.escape(s.preset or _("custom")),
                  params=f"{s.parameters:,}" if s.parameters is not None else "?", schedule=s.schedule,
                  T=f"{s.timesteps:,}", prediction=s.prediction)]
+    if s.classes:
+        lines.append(classes_line(s))
     return "\n\n".join(lines)
+
+
+def classes_line(s: CheckpointSummary) -> str:
+    """'Class-conditional: 10 classes (0, 1, …) · trained with 20 % of labels dropped to ∅ (p_uncond = 0.2)'."""
+    shown = ", ".join(s.classes[:12]) + (", …" if len(s.classes) > 12 else "")
+    line = _("Class-conditional: {count} classes ({names})").format(count=len(s.classes), names=html.escape(shown))
+    if s.p_uncond is not None:
+        line += " · " + _("one label in {every} trained as the null class ∅ (p_uncond = {p:g})").format(
+            every=f"{1 / s.p_uncond:.0f}" if s.p_uncond > 0 else "∞", p=s.p_uncond)
+    return line
+
+
+def class_choices(classes) -> list[tuple[str, str]]:
+    """A class picker's choices for a conditional checkpoint: one row per class, no class (∅), each class."""
+    return ([(_("One row per class"), ALL_CLASSES), (_("No class: unconditional (∅)"), NO_CLASS)]
+            + [(_("class {name}").format(name=name), name) for name in classes])
+
+
+def class_controls(summary: CheckpointSummary, request: str | None = None) -> tuple[gr.Dropdown, gr.Slider]:
+    """The class picker and the guidance slider for this checkpoint: live for a conditional one (the request
+    kept if it names one of its classes, else one row per class), disabled with the reason for the others."""
+    if not summary.classes:
+        reason = _("This checkpoint was trained without class labels: it cannot be steered to a class.")
+        return (gr.Dropdown(choices=[(_("none: unconditional checkpoint"), NO_CLASS)], value=NO_CLASS,
+                            interactive=False, info=reason),
+                gr.Slider(interactive=False, info=reason))
+    keep = request in (ALL_CLASSES, NO_CLASS, *summary.classes)
+    value = request if keep else ALL_CLASSES
+    return (gr.Dropdown(choices=class_choices(summary.classes), value=value, interactive=True,
+                        info=_("{count} classes: {names}").format(count=len(summary.classes),
+                                                                  names=", ".join(summary.classes))),
+            guidance_slider(value))
+
+
+def guidance_slider(request: str | None) -> gr.Slider:
+    """The guidance slider for a conditional checkpoint's class request: disabled (with why) for no class."""
+    if request == NO_CLASS:
+        return gr.Slider(interactive=False, info=_("No class chosen: the null class ∅ needs no guidance."))
+    return gr.Slider(interactive=True, info=_("w = 0: unconditional · 1: conditional · above 1: guided "
+                                              "(default {w:g})").format(w=DEFAULT_GUIDANCE))

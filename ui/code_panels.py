@@ -19,7 +19,7 @@ from typing import Callable
 
 import gradio as gr
 
-from ddpm_core import edit, likelihood, losses, samplers
+from ddpm_core import edit, flow, guidance, likelihood, losses, samplers, sde
 from ddpm_core.diffusion import GaussianDiffusion
 from ui import i18n
 from ui.i18n import L
@@ -99,6 +99,17 @@ PANELS = {
         (samplers.model_score, GaussianDiffusion.score_from_eps),
         ("The noise the network predicts, rescaled, points downhill in noise: uphill in probability, towards the data.",
          "신경망이 예측한 노이즈를 크기만 바꾸면 노이즈가 줄어드는 쪽, 곧 확률이 커지는 쪽(데이터 쪽)을 가리킵니다.")),
+    "guidance": Panel(
+        "Classifier-free guidance (Ho & Salimans 2022): one network, with and without the class",
+        r"$$\tilde\epsilon = \epsilon_\theta(x_t, \varnothing) + w\,\big(\epsilon_\theta(x_t, c) - "
+        r"\epsilon_\theta(x_t, \varnothing)\big)$$",
+        (guidance.guided_eps, guidance.guided_prediction, guidance.drop_labels),
+        ("w = 0 is the unconditional model, w = 1 the plain conditional one, w > 1 pushes past it (Ho & Salimans' "
+         "w′ is our w − 1; diffusers' guidance_scale is our w). Training drops each label to the null class ∅ with "
+         "probability p_uncond, so one network learns both.",
+         "w = 0은 무조건부 모델, w = 1은 그냥 조건부 모델이고, w > 1이면 그보다 더 밀어붙입니다(Ho & Salimans의 w′는 "
+         "여기의 w − 1이고, diffusers의 guidance_scale은 여기의 w입니다). 학습할 때 레이블을 확률 p_uncond로 널 "
+         "클래스 ∅로 바꾸므로 신경망 하나가 둘 다 배웁니다.")),
     "ddim_step": Panel(
         "One DDIM step (Song et al. 2021, Eqs. 12 and 16)",
         r"$$x_{t-1} = \sqrt{\bar\alpha_{t-1}}\,\hat{x}_0 + \sqrt{1-\bar\alpha_{t-1}-\sigma_t^2}\;\hat\epsilon + "
@@ -135,6 +146,44 @@ PANELS = {
          "agree with the kept one. r = 1 is replacement.",
          "내려가는 길은 매번 교체 방식이고, 다시 올라가는 길은 순방향 과정입니다. 그래서 채운 영역이 남긴 영역과 "
          "어울리도록 r번 다시 시도합니다. r = 1이면 교체 방식과 같습니다.")),
+    "vp_sde": Panel(
+        "The forward SDE: drift f, diffusion g, one Euler–Maruyama step (Song et al. 2021, Eq. 11)",
+        r"$$dx = f(x, \tau)\,d\tau + g(\tau)\,dW,\quad f(x, \tau) = -\tfrac{1}{2}\beta(\tau)\,x,\quad "
+        r"g(\tau) = \sqrt{\beta(\tau)},\qquad x \leftarrow x + f\,\Delta\tau + g\sqrt{\Delta\tau}\,z$$",
+        (sde.drift, sde.diffusion_coefficient, sde.forward_sde_step),
+        ("β(τ) comes from the discrete schedule (`sde.beta`), so the SDE's marginals are q(x_t | x_0) at τ = t/T; "
+         "with Δτ = 1/T one step is the chain's step to first order.",
+         "β(τ)는 이산 스케줄에서 구하므로(`sde.beta`) τ = t/T에서 SDE의 주변 분포가 q(x_t | x_0)와 같습니다. "
+         "Δτ = 1/T이면 한 스텝이 1차까지 연쇄의 한 스텝과 같습니다.")),
+    "reverse_sde": Panel(
+        "The reverse-time SDE and one Euler–Maruyama step (Anderson 1982; Song et al. 2021, Eq. 6)",
+        r"$$dx = \big[f(x, \tau) - g(\tau)^2\,\nabla_x \log p_\tau(x)\big]\,d\tau + g(\tau)\,d\bar{W},\qquad "
+        r"\nabla_x \log p_\tau(x) \approx s_\theta(x, t) = -\frac{\epsilon_\theta(x, t)}{\sqrt{1-\bar\alpha_t}}$$",
+        (sde.reverse_sde_drift, sde.reverse_sde_step),
+        ("Run from τ = 1 down to 0 with fresh noise every step; over one index it is DDPM's Algorithm 2 to first "
+         "order.",
+         "τ = 1에서 0으로 거꾸로 풀며 스텝마다 새 노이즈를 더합니다. 인덱스 하나 간격이면 1차까지 DDPM의 "
+         "알고리즘 2와 같습니다.")),
+    "pf_ode": Panel(
+        "The probability-flow ODE and its Euler and Heun steps (Song et al. 2021, Eq. 13)",
+        r"$$\frac{dx}{d\tau} = d(x, \tau) = f(x, \tau) - \tfrac{1}{2}g(\tau)^2\,\nabla_x \log p_\tau(x),\qquad "
+        r"x' = x - \Delta\tau\,d(x, \tau),\qquad x' = x - \tfrac{\Delta\tau}{2}\big(d(x, \tau) + "
+        r"d(\tilde{x}, \tau')\big)$$",
+        (sde.ode_drift, sde.euler_step, sde.heun_step),
+        ("No noise: the same x_T always gives the same x_0, with the SDE's marginals p_τ. Euler evaluates the drift "
+         "once per step; Heun (second order) takes an Euler step to x̃ and averages the two slopes.",
+         "노이즈가 없으므로 같은 x_T에서 늘 같은 x_0가 나오고, 주변 분포 p_τ는 SDE와 같습니다. 오일러 방법은 "
+         "스텝마다 드리프트를 한 번 계산하고, 호인 방법(2차)은 x̃까지 오일러 스텝을 간 뒤 두 기울기를 평균합니다.")),
+    "flow_matching": Panel(
+        "Flow matching: the straight path, its velocity, the loss and the ODE steps (Lipman et al. 2023)",
+        r"$$x_\tau = (1-\tau)\,x_0 + \tau\,\epsilon,\quad u = \epsilon - x_0,\quad "
+        r"L_\text{CFM} = \mathbb{E}\,\big\|v_\theta(x_\tau, \tau) - (\epsilon - x_0)\big\|^2,\qquad "
+        r"x' = x - \Delta\tau\,v_\theta(x, \tau)$$",
+        (flow.flow_path, flow.target_velocity, flow.flow_matching_loss, flow.flow_euler_step, flow.flow_heun_step),
+        ("The same MLP as the ε-network, told 1000·τ for its time: only the target differs. Sampling solves "
+         "dx/dτ = v_θ from noise at τ = 1 to τ = 0.",
+         "ε 신경망과 같은 MLP이고 시간으로 1000·τ를 받습니다. 다른 것은 목표뿐입니다. 샘플링은 τ = 1의 노이즈에서 "
+         "τ = 0까지 dx/dτ = v_θ를 풉니다.")),
 }
 
 

@@ -32,6 +32,7 @@ from ddpm_core import edit as core
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
 from ddpm_core.checkpoints import config_from_dict, load_checkpoint, read_config
 from ddpm_core.config import DiffusionConfig
+from ddpm_core.devices import pick_device
 from ddpm_core.diffusion import INDEX_X0, index_of, paper_t
 from ddpm_core.errors import UserError
 from ddpm_core.guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE, check_guidance
@@ -311,7 +312,7 @@ class EditTab:
 
     @user_errors
     def method_changed(self, method, key, session):
-        """Show the mask and RePaint's controls where they matter; t₀'s default for the method (T/2 or T)."""
+        """Show the mask and RePaint's controls where they matter; t₀'s default for the method (0.3 T or T)."""
         inpaint = method in ("replace", "repaint")
         try:
             T = self.catalogue.image_entry(key, session).summary.timesteps
@@ -385,15 +386,18 @@ class EditTab:
         config.check(T)
         return config
 
-    def _title(self, config: core.EditConfig, T: int) -> str:
+    def _title(self, config: core.EditConfig, class_name: str | None, guidance: float) -> str:
+        """'SDEdit from t₀ = 300 · DDIM' and the like, with the class and w of a guided edit."""
         t0 = paper_t(config.t0)
-        sampler = "DDIM" if config.sampler == "ddim" else "DDPM"
+        sampler = " · " + ("DDIM" if config.sampler == "ddim" else "DDPM")
+        if class_name is not None:
+            sampler += " · " + _("class {name}, w = {w}").format(name=class_name, w=f"{guidance:g}")
         if config.method == "sdedit":
-            return _("SDEdit from t₀ = {t0}").format(t0=t0) + f" · {sampler}"
+            return _("SDEdit from t₀ = {t0}").format(t0=t0) + sampler
         if config.method == "replace":
-            return _("Replacement from t₀ = {t0}").format(t0=t0) + f" · {sampler}"
+            return _("Replacement from t₀ = {t0}").format(t0=t0) + sampler
         return _("RePaint j = {jump}, r = {resample} from t₀ = {t0}").format(
-            jump=config.jump, resample=config.resample, t0=t0) + f" · {sampler}"
+            jump=config.jump, resample=config.resample, t0=t0) + sampler
 
     def _plan(self, form: EditForm, session: Session, runs: str) -> Plan:
         """Everything checked from the page and the checkpoint's header: the weights are loaded by the job."""
@@ -420,31 +424,33 @@ class EditTab:
         guidance = check_guidance(float(form.guidance if form.guidance is not None else DEFAULT_GUIDANCE))
         if class_name is not None and class_name not in (entry.summary.classes or ()):
             raise UserError("edit.class_unknown", "Choose a class of this checkpoint (or none).")
-        return Plan(entry, x0, mask, [(self._title(c, T), c) for c in configs], class_name, guidance)
+        return Plan(entry, x0, mask, [(self._title(c, class_name, guidance), c) for c in configs], class_name,
+                    guidance)
 
     def _work(self, plan: Plan, job: Job) -> list[RunResult]:
         """In the job's thread: load the weights and run each edit, reporting frames and keeping some."""
-        checkpoint = load_checkpoint(plan.entry.path)
+        device = pick_device("auto")
+        checkpoint = load_checkpoint(plan.entry.path, device)
         model = core.edit_model(checkpoint, plan.class_name, plan.guidance)
-        results = []
+        x0, results = plan.x0.to(device), []
         with torch.inference_mode():
             for run, (title, config) in enumerate(plan.runs):
-                results.append(self._run_one(job, checkpoint, model, plan, run, title, config))
+                results.append(self._run_one(job, checkpoint, model, x0, plan, run, title, config))
                 if job.stopping:
                     break
         return results
 
-    def _run_one(self, job: Job, checkpoint, model, plan: Plan, run: int, title: str, config: core.EditConfig
-                 ) -> RunResult:
+    def _run_one(self, job: Job, checkpoint, model, x0: torch.Tensor, plan: Plan, run: int, title: str,
+                 config: core.EditConfig) -> RunResult:
         started, reported = time.monotonic(), 0.0
-        result = RunResult(title, config, to_uint8(plan.x0[0]))
-        x = plan.x0
-        for frame in core.edit_frames(model, checkpoint.diffusion, plan.x0, config, plan.mask, checkpoint.prediction):
+        result = RunResult(title, config, to_uint8(x0[0]))
+        x = x0
+        for frame in core.edit_frames(model, checkpoint.diffusion, x0, config, plan.mask, checkpoint.prediction):
             x, result.count, result.nfe = frame.step.prev_sample, frame.count, frame.nfe
             last = frame.index == frame.count
-            keep = frame.index % keep_every(frame.count, MAX_FRAMES) == 0 or last
+            keep = frame.index % keep_every(frame.count, MAX_FRAMES) == 0 or last or job.stopping
             now = time.monotonic()
-            if keep or now - reported >= REPORT_S or job.stopping:
+            if keep or now - reported >= REPORT_S:
                 panels = [to_uint8(frame.step.prev_sample[0].clamp(-1, 1)), to_uint8(frame.step.pred_x0[0])]
                 if keep:
                     result.kept.append((frame.index, paper_t(frame.t_prev), panels))
@@ -456,7 +462,7 @@ class EditTab:
                 result.stopped = not last
                 break
         result.final, result.seconds = to_uint8(x[0].clamp(-1, 1)), time.monotonic() - started
-        result.faithfulness = core.correlation(x, plan.x0)
+        result.faithfulness = core.correlation(x, x0)
         if not result.kept:  # t₀ = 0: the input is the result
             result.kept.append((0, 0, [result.final, result.final]))
         return result

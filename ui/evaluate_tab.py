@@ -9,6 +9,10 @@ t's samples arrive.
 Checkpoints come from the catalogue (bundled, trained in this session, uploaded in the Sample tab), by
 key. Images come from the checkpoint's own data (the bundled model's held-out digits), uploaded files,
 or, when the app runs locally, a folder on this computer.
+
+For a class-conditional checkpoint the job can also compute the bound given each image's class (its folder),
+on the same draws of t and x_t as the bound without it, as `python -m ddpm_core.evaluate --given-class`
+does; their paired difference is how many bits/dim the label is worth (evaluate.label_worth).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from ddpm_core.checkpoints import Checkpoint
 from ddpm_core.data import IMAGE_EXTENSIONS
 from ddpm_core.devices import pick_device
 from ddpm_core.diffusion import index_of, paper_t
-from ddpm_core.evaluate import file_pixels, folder_pixels, pick, start, summarize
+from ddpm_core.evaluate import (file_pixels, folder_labelled_pixels, folder_pixels, label_worth, pick_indices,
+                                start, summarize)
 from ddpm_core.images import from_uint8
 from ddpm_core.likelihood import Bound, BoundEvaluation
 from ddpm_core.progressive import check_steps, predictions, shared_samples
@@ -72,6 +77,8 @@ CSS = """
 #eval-status .eval-bar { height: 10px; background: #e5e5e5; border-radius: 5px; margin-bottom: 10px; }
 #eval-status .eval-bar div { height: 100%; background: #0072B2; border-radius: 5px; }
 #eval-status .eval-total { font-size: 1.6em; font-weight: 700; }
+#eval-status .eval-given { border-collapse: collapse; margin-top: 8px; font-variant-numeric: tabular-nums; }
+#eval-status .eval-given td { padding: 2px 12px 2px 0; }
 #eval-decode table { border-collapse: collapse; }
 #eval-decode td, #eval-decode th { padding: 3px 5px; text-align: center; font-variant-numeric: tabular-nums; }
 #eval-decode img { width: 72px; image-rendering: pixelated; border: 1px solid #ccc; display: block; margin: auto; }
@@ -102,7 +109,7 @@ class BoundForm:
     variance: str
     seed: object
     long_ok: bool  # the user's go-ahead for an evaluation estimated over a minute
-
+    given_class: bool = False  # a conditional checkpoint: also the bound given each image's class
 
 
 @dataclass(frozen=True)
@@ -123,12 +130,54 @@ class EvaluateState:
     bound: Bound | None = None
     images: torch.Tensor | None = None  # uint8 (N, C, S, S) of the last evaluation
     key: str | None = None  # the checkpoint the last evaluation used
+    label_worth: dict | None = None  # evaluate.label_worth of the last evaluation given the class, if any
+
+
+@dataclass
+class Evaluations:
+    """The bound of the images and, given their classes, the bound of p_θ(x_0 | c): one after the other, each
+    drawing its t and x_t from the same seed (evaluate.start), so their difference is paired. Iterating computes
+    them (each item: the terms done in all); `columns` and `done` count both."""
+
+    bound: BoundEvaluation
+    given: BoundEvaluation | None = None
+    classes: tuple[str, ...] = ()  # the checkpoint's, when `given` is there
+    dims: int = 0  # D = C·H·W of the images
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self.columns
+
+    def label_worth(self) -> dict:
+        """evaluate.label_worth of the two complete bounds."""
+        return label_worth(self.bound.result(), self.given.result(), len(self.classes), self.dims)
+
+    @property
+    def parts(self) -> list[BoundEvaluation]:
+        return [self.bound] if self.given is None else [self.bound, self.given]
+
+    @property
+    def columns(self) -> int:
+        return sum(part.columns for part in self.parts)
+
+    @property
+    def done(self) -> int:
+        return sum(part.done for part in self.parts)
+
+    def __iter__(self):
+        for part in self.parts:
+            for _done in part:
+                yield self.done
+
+    def latest(self) -> BoundEvaluation:
+        """The evaluation whose terms arrived last (one with terms: call it once `done` > 0)."""
+        return self.given if self.given is not None and self.given.done else self.bound
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
 
-def status_html(done: int, total: int, elapsed: float, summary: dict | None, note: str = "") -> str:
-    """Progress, and the running total with its parts."""
+def status_html(done: int, total: int, elapsed: float, summary: dict | None, note: str = "", given: str = "") -> str:
+    """Progress, and the running total with its parts (and `given`: the bound given the class, as HTML)."""
     rate = done / elapsed if elapsed > 0 else 0.0
     left = (_(" · {seconds} s left").format(seconds=f"{(total - done) / rate:.0f}")
             if 0 < done < total and rate > 0 else "")
@@ -151,7 +200,23 @@ def status_html(done: int, total: int, elapsed: float, summary: dict | None, not
     bands = " · ".join(f"t {b['from']}{'' if b['from'] == b['to'] else '–' + format(b['to'], ',')}: "
                        f"<b>{b['share']:.0%}</b>" for b in s["bands"])
     return (head + total_line + parts + "<div>" + _("Where the bits go: {bands}").format(bands=bands) + "</div>"
-            + (f"<p>{note}</p>" if note else ""))
+            + given + (f"<p>{note}</p>" if note else ""))
+
+
+def given_class_html(bound: dict, given: dict, worth: dict, classes: int, dims: int) -> str:
+    """The bound given each image's class beside the bound without it (`summarize` of each), and what the label
+    is worth (`label_worth`): K `classes`, D = C·H·W `dims`."""
+    def figure(value: float, error: float) -> str:
+        return f"<b>{value:.4f}</b> ± {error:.4f} " + _("bits/dim")
+    rows = [(_("Bound of x₀ alone"), figure(worth["unconditional"], bound["standard_error"])),
+            (_("Bound given each image's class"), figure(worth["conditional"], given["standard_error"])),
+            (_("The label is worth"), figure(worth["bits_per_dim"], worth["standard_error"]))]
+    table = "".join(f"<tr><td>{name}</td><td>{value}</td></tr>" for name, value in rows)
+    note = _("Paired: both bounds drew the same t and x_t, so the difference's standard error is small. For exact "
+             "likelihoods it could not exceed log₂ K / D = log₂ {classes} / {dims} = {ceiling} bits/dim; each bound "
+             "has its own gap, so here it may.").format(classes=classes, dims=f"{dims:,}",
+                                                        ceiling=f"{worth['ceiling']:.4f}")
+    return f"<table class='eval-given'>{table}</table><div class='eval-given-note'>{note}</div>"
 
 
 def image_count(n: int) -> str:
@@ -188,9 +253,17 @@ def decoding_html(steps: list[int], x_t: torch.Tensor, pred_x0: torch.Tensor, rm
 
 # ---- callbacks ----------------------------------------------------------------------------------------------
 
-def bound_job(evaluation: BoundEvaluation) -> Job:
+def folder_images(root, size: int, channels: int, classes: tuple[str, ...] | None, split: str, holdout: float):
+    """(uint8 images, their labels among `classes` or None without, the data's summary) of a folder's split."""
+    if classes is None:
+        pixels, summary = folder_pixels(root, size, channels, split=split, holdout=holdout)
+        return pixels, None, summary
+    return folder_labelled_pixels(root, size, channels, classes, split=split, holdout=holdout)
+
+
+def bound_job(evaluation: BoundEvaluation | Evaluations) -> Job:
     """The session's "evaluate" job: the terms one timestep column at a time, reporting how many are done."""
-    def work(job: Job) -> BoundEvaluation:
+    def work(job: Job) -> BoundEvaluation | Evaluations:
         with torch.inference_mode():
             for done in evaluation:
                 job.report(done, step=done)
@@ -222,6 +295,26 @@ class EvaluateTab:
         paper = entry.summary.paper
         return markdown, gr.Radio(value=paper.variance) if paper is not None else gr.skip()
 
+    @user_errors
+    def given_class_box(self, key, session):
+        """"Also the bound given each image's class": offered for a conditional checkpoint only, and why not."""
+        classes = self.catalogue.image_entry(key, session).summary.classes if key else None
+        if not classes:
+            return gr.Checkbox(value=False, interactive=False,
+                               info=_("Not for this checkpoint: it was trained without class labels."))
+        return gr.Checkbox(interactive=True, info=_(
+            "Its {count} classes ({names}) from the images' folders: the bound of p(x₀ | c) on the same draws, "
+            "and how many bits/dim the label is worth.").format(count=len(classes), names=", ".join(classes[:12])
+                                                                + (", …" if len(classes) > 12 else "")))
+
+    def _given_classes(self, entry: Entry, form: BoundForm) -> tuple[str, ...] | None:
+        """The checkpoint's classes when the bound given the class is asked for (None when it is not)."""
+        if not form.given_class:
+            return None
+        if not entry.summary.classes:
+            raise ValueError(_("This checkpoint was trained without class labels: it has no bound given the class."))
+        return entry.summary.classes
+
     def _own_data(self, entry: Entry) -> tuple[Path, str, float]:
         """The bundled checkpoint's data folder in assets/, and which split to use."""
         root = entry.summary.data
@@ -234,33 +327,38 @@ class EvaluateTab:
         holdout = entry.summary.holdout
         return folder, ("holdout" if holdout > 0 else "all"), holdout
 
-    def _images(self, entry: Entry, form: ImagesForm) -> tuple[torch.Tensor, str]:
-        """uint8 images of the chosen source at the model's size, and a line saying what they are."""
+    def _images(self, entry: Entry, form: ImagesForm, classes: tuple[str, ...] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+        """uint8 images of the chosen source at the model's size, their labels among `classes` (from their class
+        folders; None without `classes`), and a line saying what they are."""
         size, channels, holdout = entry.summary.image_size, entry.summary.channels, entry.summary.holdout
         if form.source == "own":
             root, own_split, holdout = self._own_data(entry)
-            pixels, _summary = folder_pixels(root, size, channels, split=own_split, holdout=holdout)
+            pixels, labels, _summary = folder_images(root, size, channels, classes, own_split, holdout)
             what = (_("held-out images it never saw in training") if own_split == "holdout" else
                     _("⚠ its training images: it was trained on all of them, so this is a training-set figure"))
-            return pixels, _("{images} from {folder}/: {what}").format(images=image_count(len(pixels)),
-                                                                      folder=root.name, what=what)
+            return pixels, labels, _("{images} from {folder}/: {what}").format(images=image_count(len(pixels)),
+                                                                              folder=root.name, what=what)
         if form.source == "upload":
             if not form.files:
                 raise ValueError(_("Upload one or more images first."))
+            if classes is not None:
+                raise ValueError(_("Uploaded images have no class: for the bound given the class, choose images in "
+                                   "class folders (its own data or a folder), or untick it."))
             paths = [Path(f) for f in form.files][: self.settings.uploads.max_files]
             pixels, skipped = file_pixels(paths, size, channels)
             note = (_("; {count} skipped: {names}").format(count=f"{len(skipped):,}",
                                                          names=", ".join(name for name, _why in skipped[:5]))
                     if skipped else "")
             uploaded = _("{count} uploaded image") if len(pixels) == 1 else _("{count} uploaded images")
-            return pixels, uploaded.format(count=f"{len(pixels):,}") + note
+            return pixels, None, uploaded.format(count=f"{len(pixels):,}") + note
         if form.source == "folder" and not self.settings.demo:
             if not (form.folder or "").strip():
                 raise ValueError(_("Type the path of a folder of images."))
             if form.split != "all" and holdout <= 0:
                 raise ValueError(_("This checkpoint was trained without a held-out share: choose all images."))
-            pixels, summary = folder_pixels(form.folder.strip(), size, channels, split=form.split, holdout=holdout)
-            return pixels, i18n.message(summary)
+            pixels, labels, summary = folder_images(form.folder.strip(), size, channels, classes, form.split, holdout)
+            return pixels, labels, i18n.message(summary)
         raise ValueError(_("Choose where the images come from."))
 
     @user_errors
@@ -274,17 +372,23 @@ class EvaluateTab:
         if form.variance not in ("beta", "beta_tilde") or form.timesteps not in ("all", "strata"):
             raise ValueError(_("Choose σ² = β or β̃, and every t or a stratified sample."))
         entry, checkpoint = self.catalogue.load(images.checkpoint, session)
-        pixels, what = self._images(entry, images)
-        pixels = pick(pixels, n, seed)
-        evaluation = start(checkpoint, pixels, strata=int(form.strata) if form.timesteps == "strata" else None,
-                           variance=form.variance, seed=seed)
+        classes = self._given_classes(entry, form)
+        pixels, labels, what = self._images(entry, images, classes)
+        kept = pick_indices(len(pixels), n, seed)
+        pixels = pixels[kept]
+        options = dict(strata=int(form.strata) if form.timesteps == "strata" else None, variance=form.variance,
+                       seed=seed)  # the same seed: both bounds draw the same t and x_t
+        evaluation = Evaluations(start(checkpoint, pixels, **options),
+                                 None if classes is None else start(checkpoint, pixels, labels=labels[kept], **options),
+                                 classes or (), pixels[0].numel())
         check_run_cost(run_cost(entry, len(pixels), evaluation.columns), len(pixels), bool(form.long_ok))
         state = session.state(EvaluateState)
-        state.bound, state.images, state.key = None, pixels, images.checkpoint
+        state.bound, state.images, state.key, state.label_worth = None, pixels, images.checkpoint, None
         job = session.start("evaluate", bound_job(evaluation))
-        T = checkpoint.diffusion.num_timesteps
-        yield from self._stream(job, evaluation, session, T,
-                                _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}"),
+        what = _("{what}; evaluating {count}").format(what=what, count=f"{len(pixels):,}")
+        if classes is not None:
+            what += _(", with and without their classes")
+        yield from self._stream(job, evaluation, session, checkpoint.diffusion.num_timesteps, what,
                                 entry.summary.paper)
 
     def _figures(self, bound: Bound, T: int, title: str):
@@ -292,15 +396,17 @@ class EvaluateTab:
                 plots.as_plot(plots.cumulative_bits_figure(bound, T)),
                 plots.as_plot(plots.rate_distortion_figure(bound)))
 
-    def _stream(self, job: Job, evaluation: BoundEvaluation, session: Session, T: int, what: str, paper=None):
+    def _stream(self, job: Job, evaluation: Evaluations, session: Session, T: int, what: str, paper=None):
         shown = 0
         yield status_html(0, evaluation.columns, 0.0, None, what), gr.skip(), gr.skip(), gr.skip(), session
         for _reports in follow(job, POLL_S):
             done = evaluation.done
             if job.running and done and done != shown:
                 shown = done
+                latest = evaluation.latest()
+                title = _("the terms so far") if latest is evaluation.bound else _("given the class: the terms so far")
                 yield (status_html(done, evaluation.columns, job.elapsed, None, what),
-                       *self._figures(evaluation.result(), T, _("the terms so far")), session)
+                       *self._figures(latest.result(), T, title), session)
         seconds = job.elapsed
         if job.outcome.state is State.FAILED:
             message = describe(job.outcome.error)
@@ -311,20 +417,35 @@ class EvaluateTab:
             yield status_html(0, evaluation.columns, seconds, None, _("⏹ Stopped before the first term.")), \
                 gr.skip(), gr.skip(), gr.skip(), session
             return
-        bound = session.state(EvaluateState).bound = evaluation.result()
-        stopped = evaluation.done < evaluation.columns
-        note = (_("⏹ Stopped after {done} of {total} terms: the total covers L_T and the terms from T down to "
-                  "there only.").format(done=f"{evaluation.done:,}", total=f"{evaluation.columns:,}") if stopped else
-                _("✅ Done in {seconds} s ({what}).").format(seconds=f"{seconds:.1f}", what=what))
+        yield self._outcome(evaluation, session, T, seconds, what, paper)
+
+    def _outcome(self, evaluation: Evaluations, session: Session, T: int, seconds: float, what: str, paper) -> tuple:
+        """The last update: the bound (and given the class, what the label is worth), or how far it got."""
+        state = session.state(EvaluateState)
+        bound, part, given = evaluation.bound.result(), evaluation.bound, ""
+        state.bound = bound
+        summary = summarize(bound, T)
+        if part.done < part.columns:
+            note = _("⏹ Stopped after {done} of {total} terms: the total covers L_T and the terms from T down to "
+                     "there only.").format(done=f"{part.done:,}", total=f"{part.columns:,}")
+        elif not evaluation.complete:
+            note = _("⏹ Stopped after {done} of the {total} terms of the bound given the class: only the bound "
+                     "without it is complete.").format(done=f"{evaluation.given.done:,}",
+                                                       total=f"{evaluation.given.columns:,}")
+        else:
+            note = _("✅ Done in {seconds} s ({what}).").format(seconds=f"{seconds:.1f}", what=what)
+            if evaluation.given is not None:
+                worth = state.label_worth = evaluation.label_worth()
+                given = given_class_html(summary, summarize(evaluation.given.result(), T), worth,
+                                         len(evaluation.classes), evaluation.dims)
         if paper is not None and paper.nll_test is not None:
             note += " " + _("Ho et al. 2020 report ≤ {test} bits/dim on the whole {data} test set ({train} on its "
                             "training set) with σ² = {sigma}.").format(
                 test=paper.nll_test, train=paper.nll_train, data=paper.title,
                 sigma="β" if paper.variance == "beta" else "β̃")
-        summary = summarize(bound, T)
-        yield (status_html(evaluation.done, evaluation.columns, seconds, summary, note),
-               *self._figures(bound, T, _("{bits} bits/dim in all").format(bits=f"{summary['bits_per_dim']:.3f}")),
-               session)
+        return (status_html(evaluation.done, evaluation.columns, seconds, summary, note, given),
+                *self._figures(bound, T, _("{bits} bits/dim in all").format(bits=f"{summary['bits_per_dim']:.3f}")),
+                session)
 
     def stop(self, session: Session | None) -> None:
         if session is not None:
@@ -341,7 +462,7 @@ class EvaluateTab:
         if state.images is not None and state.key == images.checkpoint:
             pixels = state.images
         else:
-            pixels, _what = self._images(entry, images)
+            pixels, _labels, _what = self._images(entry, images)
         index = int(form.index or 1)
         if not 1 <= index <= len(pixels):
             raise ValueError(_("Choose an image from 1 to {count}.").format(count=len(pixels)))
@@ -442,6 +563,9 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             strata = gr.Slider(2, 250, value=50, step=1, label=L("Strata"), visible=False, elem_id="eval-strata")
             variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
                                 label=L("Reverse variance of p_θ"), elem_id="eval-variance")
+            given_class = gr.Checkbox(False, label=L("Also the bound given each image's class"), interactive=False,
+                                      info=L("Not for this checkpoint: it was trained without class labels."),
+                                      elem_id="eval-given-class")
             long_ok = gr.Checkbox(False, label=L("Allow long runs"), elem_id="eval-long",
                                   info=L("A run estimated at over a minute here waits for this."))
             with gr.Row(elem_classes="tab-actions"):
@@ -470,16 +594,19 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                    show_progress="hidden")
     describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, variance],
                            api_visibility="private", show_progress="hidden")
-    demo.load(**choices).then(**describe_choice)
+    class_box = dict(fn=tab.given_class_box, inputs=[checkpoint, session], outputs=given_class,
+                     api_visibility="private", show_progress="hidden")
+    demo.load(**choices).then(**describe_choice).then(**class_box)
     tab_item.select(**choices)
     refresh_btn.click(**choices)
-    checkpoint.change(**describe_choice)
+    checkpoint.change(**describe_choice).then(**class_box)
     source.change(lambda s: (gr.File(visible=s == "upload"), gr.Row(visible=s == "folder")), source,
                   [files, folder_row], api_visibility="private", show_progress="hidden", queue=False)
     timesteps.change(lambda s: gr.Slider(visible=s == "strata"), timesteps, strata, api_visibility="private",
                      show_progress="hidden", queue=False)
     images = Form(ImagesForm, checkpoint=checkpoint, source=source, files=files, folder=folder, split=split)
-    bound = Form(BoundForm, n=n, timesteps=timesteps, strata=strata, variance=variance, seed=seed, long_ok=long_ok)
+    bound = Form(BoundForm, n=n, timesteps=timesteps, strata=strata, variance=variance, seed=seed, long_ok=long_ok,
+                 given_class=given_class)
     decoding = Form(DecodeForm, index=index, steps=steps_text, samples=samples, chain_steps=chain_steps, seed=seed)
     run_btn.click(**forms.event(tab.evaluate, images, bound, session),
                   outputs=[status, terms_plot, cumulative_plot, rd_plot, session], api_name="evaluate",

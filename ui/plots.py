@@ -177,8 +177,23 @@ def residual_figure(z_chain: np.ndarray, z_closed: np.ndarray, t: int) -> dict:
     return {"data": data, "layout": _density_layout(title, _("standardised residual"))}
 
 
+def wrapped(title: str, width: int = 38) -> tuple[str, int]:
+    """A plot title broken into lines of about `width` characters at ", " (Plotly does not wrap titles), and its
+    number of lines."""
+    lines: list[str] = []
+    for part in title.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            lines.append(part)
+    if len(lines) > 1:  # keep the commas at the line ends
+        lines = [line + "," for line in lines[:-1]] + lines[-1:]
+    return "<br>".join(lines), len(lines)
+
+
 def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title: str = "") -> dict:
     """Per reverse step, over t from T down to 0: std(x_t) and the RMS change of x̂_0 since the last step."""
+    title, lines = wrapped(title or _("Per reverse step"))
     x = [int(v) for v in t]
     change = [None if i == 0 else round(float(v), 6) for i, v in enumerate(x0_change)]  # no change at the first
     return {
@@ -188,10 +203,11 @@ def sampling_figure(t: np.ndarray, std: np.ndarray, x0_change: np.ndarray, title
                  {"type": "scatter", "mode": "lines+markers" if len(x) <= 60 else "lines", "x": x, "y": change,
                   "name": _("RMS change of x̂<sub>0</sub>"), "yaxis": "y2",
                   "line": {"color": VERMILLION, "width": 2, "dash": "dash"}}],
-        "layout": {"height": 300, "font": FONT, "margin": {"l": 54, "r": 60, "t": 40, "b": 44},
+        "layout": {"height": 300 + 22 * (lines - 1), "font": FONT,
+                   "margin": {"l": 54, "r": 60, "t": 40 + 22 * (lines - 1), "b": 44},
                    "plot_bgcolor": "white", "paper_bgcolor": "white",
                    "legend": {"x": 0.02, "y": 0.02, "bgcolor": "rgba(255,255,255,0.8)"},
-                   "title": {"text": title or _("Per reverse step"), "x": 0.02},
+                   "title": {"text": title, "x": 0.02},
                    "xaxis": {**AXIS, "title": {"text": _("t (the chain runs from T down to 0)")},
                              "autorange": "reversed"},
                    "yaxis": {**AXIS, "title": {"text": _("std of x<sub>t</sub>")}, "rangemode": "tozero",

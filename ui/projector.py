@@ -34,6 +34,9 @@ html.projector .ddpm-intro, html.projector .tab-intro { display: none; }
 html.projector .tab-actions { order: -1; }
 html.projector button[role="tab"] { font-size: 24px; font-weight: 600; padding: 2px 14px; line-height: 1.2; }
 html.projector button[role="tab"][aria-selected="true"] { border-bottom: 4px solid #0072B2; }
+/* The views inside a tab (the 2-D lab's forward, loss, reverse, continuous time) a step smaller than the tabs. */
+html.projector .tabs .tabs button[role="tab"], html.projector #lab-views button[role="tab"] {
+  font-size: 20px; padding: 2px 10px; }
 /* A slider's label keeps its width: its number box moves under it rather than squeezing it. */
 html.projector .block .head { flex-wrap: wrap; row-gap: 4px; }
 html.projector .block .head > label { flex: 1 1 auto; min-width: 6em; }

@@ -31,6 +31,7 @@ from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
 from ddpm_core.devices import available_devices
 from ddpm_core.diffusion import paper_t
 from ddpm_core.errors import Message
+from ddpm_core.guidance import ALL_CLASSES, DEFAULT_GUIDANCE, MAX_GUIDANCE
 from ddpm_core.sample import SampleConfig
 from server import settings as deployment
 from ddpm_core.devices import pick_device
@@ -43,13 +44,14 @@ from ui.errors import describe, error, user_errors
 from ui.forms import Form
 from ui.i18n import L, _
 
-DEFAULT_CHECKPOINT = "bundled:digits.safetensors"
+DEFAULT_CHECKPOINT = "bundled:digits_classes.safetensors"  # conditional: opens on one row per digit
 POLL_S = 0.5  # how often the live view updates: 4 a second cost 20 % of a 2-core run in Chromium, 2 cost 7 %
 MAX_FRAMES = 120  # frames kept for the exports (plus the last)
 FRAME_BUDGET_BYTES = 200 * 2**20  # … and at most this much memory for them
 # DDPM, DDIM from deterministic to DDPM's variance, and the probability-flow ODE by Euler and by Heun.
 COMPARE = [SampleConfig(sampler="ddpm"), SampleConfig(sampler="ddim", eta=0.0), SampleConfig(sampler="ddim", eta=0.5),
            SampleConfig(sampler="ddim", eta=1.0), SampleConfig(sampler="euler"), SampleConfig(sampler="heun")]
+GUIDANCE_SCALES = (0.0, 1.0, 2.0, 4.0)  # Compare guidance scales: unconditional, conditional, guided ×2
 SAMPLER_CHOICES = [("DDPM (Algorithm 2)", "ddpm"), ("DDIM", "ddim"), ("ODE: Euler", "euler"), ("ODE: Heun", "heun")]
 SEED_MAX = 2**31 - 1
 INTRO = ("Start from pure noise $x_T \\sim \\mathcal{N}(0, \\mathbf{I})$ and let the network remove it step by step. "
@@ -91,6 +93,8 @@ class SampleForm:
     clip: bool
     with_eps: bool
     long_ok: bool  # the user's go-ahead for a run estimated over a minute
+    klass: str = checkpoint_view.NO_CLASS  # a class name, ALL_CLASSES (one row per class) or NO_CLASS (∅)
+    guidance: object = DEFAULT_GUIDANCE  # w, for a class
 
 
 @dataclass
@@ -99,7 +103,7 @@ class SampleState:
 
     result: RunResult | None = None
     made_with: SampleForm | None = None  # the settings of `result`
-    compared_with: SampleForm | None = None  # the settings of the comparison on show
+    compared_with: SampleForm | None = None  # the settings of the comparison on show (what it varied: "*")
 
 
 # ---- what the page shows ----------------------------------------------------------------------------------
@@ -203,16 +207,19 @@ class SampleTab:
         return checkpoint_view.picker(self.catalogue.entries(session), key, DEFAULT_CHECKPOINT)
 
     @user_errors
-    def summary(self, key, session):
-        """The checkpoint's card, its T as the steps' maximum, and the σ² its makers sampled with (if known)."""
+    def summary(self, key, session, klass=None):
+        """The checkpoint's card, its T as the steps' maximum, the σ² its makers sampled with (if known), and the
+        class picker, guidance slider and guidance comparison (live for a conditional checkpoint only)."""
         if not key:
-            return _("No checkpoint chosen."), gr.skip(), gr.skip()
+            return _("No checkpoint chosen."), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         entry = self.catalogue.image_entry(key, session)
         T, paper = entry.summary.timesteps, entry.summary.paper
         variance = paper.variance if paper is not None else entry.summary.variance
         return (checkpoint_view.summary_markdown(entry), gr.Number(
                     maximum=T, info=_("1 to T = {T}: fewer steps skip along the chain").format(T=f"{T:,}")),
-                gr.Radio(value=variance) if variance else gr.skip())
+                gr.Radio(value=variance) if variance else gr.skip(),
+                *checkpoint_view.class_controls(entry.summary, klass),
+                gr.Button(interactive=bool(entry.summary.classes)))
 
     @user_errors
     def import_folder(self, folder, session: Session):
@@ -228,7 +235,9 @@ class SampleTab:
         entry = self.catalogue.add_upload(file, session)
         return checkpoint_view.picker(self.catalogue.entries(session), entry.key), session
 
-    def _config(self, form: SampleForm, T: int) -> SampleConfig:
+    def _config(self, form: SampleForm, T: int, classes: tuple[str, ...] | None) -> SampleConfig:
+        """The form as a checked SampleConfig. With one row per class, the images are shared among the classes:
+        n ÷ K of each (at least one)."""
         n = int(form.n or 0)
         if not 1 <= n <= self.max_images:
             raise ValueError(_("The number of images must be from 1 to {most}.").format(most=self.max_images))
@@ -239,9 +248,17 @@ class SampleTab:
         if form.device not in ["auto", *available_devices()]:
             raise ValueError(_("Device {device} is not present here; choose one of {devices}.").format(
                 device=repr(form.device), devices=", ".join(["auto", *available_devices()])))
+        label, guidance = None, None
+        if classes and form.klass not in (None, checkpoint_view.NO_CLASS):
+            label = form.klass
+            guidance = float(form.guidance if form.guidance is not None else DEFAULT_GUIDANCE)
+            if label == ALL_CLASSES:
+                n = max(1, n // len(classes))
         config = SampleConfig(n=n, sampler=form.sampler, steps=int(form.steps), eta=float(form.eta or 0.0),
-                              variance=form.variance, clip=bool(form.clip), seed=int(form.seed), device=form.device)
+                              variance=form.variance, clip=bool(form.clip), seed=int(form.seed), device=form.device,
+                              label=label, guidance=guidance)
         config.check(T)
+        config.labels(classes)  # a class the checkpoint lacks: its message now, not from the sampling process
         return config
 
     def _prepare(self, form: SampleForm, session: Session, configs=None) -> tuple[Path, SampleConfig]:
@@ -251,11 +268,14 @@ class SampleTab:
         if session.busy("sample"):
             raise ValueError(_("A sampling run is still going in this tab: press Stop first."))
         entry = self.catalogue.image_entry(form.checkpoint, session)
-        T = entry.summary.timesteps
-        config = self._config(form, T)
-        evaluations = sum(c.network_evaluations(T) for c in (configs or [config]))
+        T, classes = entry.summary.timesteps, entry.summary.classes
+        config = self._config(form, T, classes)
+        images = len(config.labels(classes)) if config.label is not None else config.n
+        # Guidance asks the network about each image twice (with its class and with ∅): twice the work.
+        evaluations = sum(c.network_evaluations(T) * (2 if c.label is not None and c.guidance_scale not in (0, 1)
+                                                      else 1) for c in (configs or [config]))
         device = str(pick_device(config.device))
-        check_run_cost(run_cost(entry, config.n, evaluations, device), config.n, bool(form.long_ok))
+        check_run_cost(run_cost(entry, images, evaluations, device), images, bool(form.long_ok))
         return entry.path, config
 
     def _job(self, path: Path, runs: list, with_eps) -> SampleJob:
@@ -271,7 +291,7 @@ class SampleTab:
         """One run of the chosen sampler, streamed; its grid, plot and exports replace the last run's."""
         path, config = self._prepare(form, session)
         job = self._start(session, self._job(path, [(path.stem, config)], form.with_eps))
-        yield from self._follow(job, session, compare=False)
+        yield from self._follow(job, session)
         session.state(SampleState).made_with = form
         yield from self._finish(job, session)
 
@@ -284,9 +304,33 @@ class SampleTab:
                                                    for form_config in COMPARE])
         runs = [(path.stem, dataclasses.replace(base, sampler=c.sampler, eta=c.eta)) for c in COMPARE]
         job = self._start(session, self._job(path, runs, form.with_eps))
-        yield from self._follow(job, session, compare=True)
-        session.state(SampleState).compared_with = dataclasses.replace(form, sampler="*", eta="*", variance="*")
+        yield from self._follow(job, session, runs=len(runs))
+        session.state(SampleState).compared_with = self._compared_form(form, "samplers")
         yield from self._compared(job, session)
+
+    @user_errors
+    def compare_guidance(self, form: SampleForm, session: Session):
+        """The form's sampler at w = 0, 1, 2, 4 from the same noise, side by side: diversity against fidelity.
+        No class chosen: one row per class."""
+        entry = self.catalogue.image_entry(form.checkpoint, session) if form.checkpoint else None
+        if entry is None or not entry.summary.classes:
+            raise ValueError(_("Guidance scales need a class-conditional checkpoint; this one was trained "
+                               "without class labels."))
+        klass = ALL_CLASSES if form.klass in (None, checkpoint_view.NO_CLASS) else form.klass
+        forms = [dataclasses.replace(form, klass=klass, guidance=w) for w in GUIDANCE_SCALES]
+        configs = [self._config(f, entry.summary.timesteps, entry.summary.classes) for f in forms]
+        path, _base = self._prepare(forms[-1], session, configs)
+        job = self._start(session, self._job(path, [(path.stem, c) for c in configs], form.with_eps))
+        yield from self._follow(job, session, runs=len(configs))
+        session.state(SampleState).compared_with = self._compared_form(form, "guidance")
+        yield from self._compared(job, session)
+
+    @staticmethod
+    def _compared_form(form: SampleForm, kind: str) -> SampleForm:
+        """The settings a comparison depends on ("*" for what it varies itself)."""
+        if kind == "guidance":
+            return dataclasses.replace(form, guidance="*", long_ok="*")
+        return dataclasses.replace(form, sampler="*", eta="*", variance="*", long_ok="*")
 
     @user_errors
     def staleness(self, form: SampleForm, session: Session | None) -> str:
@@ -299,8 +343,8 @@ class SampleTab:
             notes.append(_("The final grid, its plot and the exports below were made with other settings "
                            "({settings}); press <b>Sample</b> to see these.").format(
                 settings=html.escape(described(state.result.description))))
-        compared = dataclasses.replace(form, sampler="*", eta="*", variance="*")  # Compare sets these itself
-        if state.compared_with is not None and state.compared_with != compared:
+        if state.compared_with is not None and state.compared_with not in (
+                self._compared_form(form, "samplers"), self._compared_form(form, "guidance")):
             notes.append(_("The comparison below was made with other settings; press <b>Compare samplers</b> "
                            "again to update it."))
         return "".join(f"<p class='stale'>⚠ {note}</p>" for note in notes)
@@ -315,10 +359,10 @@ class SampleTab:
                                                  if runs > 1 else "")
         return live_html(title, frame.index, frame.count, frame.t, frame.elapsed, frame.panels)
 
-    def _follow(self, job: Job, session: Session, compare: bool):
-        """Yield (live, final grid, stats plot, comparison, session) for every new frame until the job ends."""
-        runs = len(COMPARE) if compare else 1
-        yield idle_html("⏳ " + _("Starting…")), gr.skip(), gr.skip(), "" if compare else gr.skip(), session
+    def _follow(self, job: Job, session: Session, runs: int = 1):
+        """Yield (live, final grid, stats plot, comparison, session) for every new frame until the job ends;
+        `runs` > 1: a comparison (its panel is cleared first)."""
+        yield idle_html("⏳ " + _("Starting…")), gr.skip(), gr.skip(), "" if runs > 1 else gr.skip(), session
         for reports in follow(job, POLL_S):
             if reports and job.running:
                 yield self._live(reports[-1], runs), gr.skip(), gr.skip(), gr.skip(), session
@@ -421,6 +465,11 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                 steps = gr.Number(100, label=L("Steps"), precision=0, minimum=1, maximum=1000,
                                   info=L("1 to T: fewer steps skip along the chain"), elem_id="sample-steps")
                 n = gr.Slider(1, tab.max_images, value=64, step=1, label=L("Images"), elem_id="sample-n")
+            with gr.Row():
+                klass = gr.Dropdown([(L("One row per class"), ALL_CLASSES)], value=ALL_CLASSES,
+                                    label=L("Class"), scale=1, elem_id="sample-class")
+                guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, scale=1,
+                                     label=L("Guidance scale w"), elem_id="sample-guidance")
             variance = gr.Radio([("σₜ² = βₜ (paper)", "beta"), ("σₜ² = β̃ₜ", "beta_tilde")], value="beta",
                                 label=L("DDPM variance"), elem_id="sample-variance")
             eta = gr.Slider(0, 1, value=0, step=0.05, label=L("DDIM η (0: deterministic, 1: DDPM's variance)"),
@@ -438,6 +487,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                 run_btn = gr.Button(L("Sample"), variant="primary", elem_id="sample-run")
                 stop_btn = gr.Button(L("Stop"), elem_id="sample-stop")
                 compare_btn = gr.Button(L("Compare samplers"), elem_id="sample-compare-run")
+                guidance_btn = gr.Button(L("Compare guidance scales"), elem_id="sample-compare-guidance")
         with gr.Column(scale=3, min_width=420):
             live = gr.HTML(i18n.bilingual(idle_html(IDLE), idle_html(i18n.translate(IDLE, "ko"))),
                            elem_id="sample-live")
@@ -453,11 +503,12 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
             exported = gr.File(label=L("Download"), interactive=False, visible=False, elem_id="sample-export")
             stale = gr.HTML(elem_id="sample-stale")
             comparison = gr.HTML(elem_id="sample-compare")
-    code_panels.build("ddpm_step", "p_theta", "ddim_step", "posterior")
+    code_panels.build("ddpm_step", "p_theta", "ddim_step", "guidance", "posterior")
 
     choices = dict(fn=tab.picker, inputs=[checkpoint, session], outputs=checkpoint, api_visibility="private",
                    show_progress="hidden")
-    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session], outputs=[summary, steps, variance],
+    describe_choice = dict(fn=tab.summary, inputs=[checkpoint, session, klass],
+                           outputs=[summary, steps, variance, klass, guidance, guidance_btn],
                            api_visibility="private", show_progress="hidden")
     demo.load(**choices).then(**describe_choice)  # .change does not fire when the default stays chosen
     tab_item.select(**choices)
@@ -468,18 +519,24 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue, tab_item: gr
                      concurrency_id="sample_import", concurrency_limit=1)
     sampler.change(lambda s: (gr.Slider(visible=s == "ddim"), gr.Radio(visible=s == "ddpm")), sampler,  # ODE: neither
                    [eta, variance], api_visibility="private", show_progress="hidden", queue=False)
+    klass.change(checkpoint_view.guidance_slider, klass, guidance, api_visibility="private", show_progress="hidden",
+                 queue=False)
     form = Form(SampleForm, checkpoint=checkpoint, sampler=sampler, steps=steps, eta=eta, variance=variance, n=n,
-                seed=seed, device=device, clip=clip, with_eps=with_eps, long_ok=long_ok)
+                seed=seed, device=device, clip=clip, with_eps=with_eps, long_ok=long_ok, klass=klass,
+                guidance=guidance)
     streaming = dict(outputs=[live, final, stats, comparison, session], concurrency_id="sample",
                      concurrency_limit=catalogue.settings.max_concurrent_runs, show_progress="minimal",
                      show_progress_on=[live])
     run = form.event(tab.sample, session)
     compare = form.event(tab.compare, session)
+    compare_w = form.event(tab.compare_guidance, session)
     staleness = dict(**form.event(tab.staleness, session), outputs=stale, api_visibility="private",
                      show_progress="hidden", trigger_mode="always_last")
     run_btn.click(fn=gpu.GPU(run["fn"]), inputs=run["inputs"], **streaming, api_name="sample_run").then(**staleness)
     compare_btn.click(fn=gpu.GPU(compare["fn"], duration=4 * gpu.SAMPLE_SECONDS), inputs=compare["inputs"],
                       **streaming, api_name="sample_compare").then(**staleness)
+    guidance_btn.click(fn=gpu.GPU(compare_w["fn"], duration=4 * gpu.SAMPLE_SECONDS), inputs=compare_w["inputs"],
+                       **streaming, api_name="sample_compare_guidance").then(**staleness)
     gr.on([component.change for component in form.inputs], **staleness)
     stop_btn.click(tab.stop, session, None, api_name="sample_stop", show_progress="hidden", queue=False)
     for button, fmt in ((gif_btn, "gif"), (mp4_btn, "mp4"), (webm_btn, "webm")):

@@ -7,6 +7,10 @@ and other tabs keep answering; its last update is the job's outcome (finished, s
 failed and why). Stop asks the job to stop; train() then saves a checkpoint and returns. Runs are listed
 by the checkpoint catalogue (server/catalogue.py); demo mode takes uploads only and keeps a session's
 files in its own folder.
+
+A class-conditional run (issue 15) takes its labels from the data's subfolders, one class per folder
+(ddpm_core.data's ImageFolder convention); ticking the box shows the classes found, with their image counts
+and what will be left out, before anything trains.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import functools
 import html
 import shutil
 import statistics
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +34,9 @@ from torchvision.utils import make_grid
 
 from ddpm_core.checkpoints import config_from_dict, read_config
 from ddpm_core.config import DiffusionConfig
-from ddpm_core.data import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from ddpm_core.data import (IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, DataError, FolderClasses,
+                            folder_classes)
+from ddpm_core.guidance import DEFAULT_GUIDANCE, DEFAULT_P_UNCOND, guided
 from ddpm_core.images import to_uint8
 from ddpm_core.metrics import read_metrics
 from ddpm_core.samplers import sample
@@ -52,6 +59,8 @@ POLL_S = 0.5  # how often the stream reports
 ABANDONED_S = 120  # a run nobody has followed for this long stops (and saves): its page went away
 PREVIEW_COUNT = 16  # samples in a preview grid (4 × 4)
 PREVIEW_STEPS = 50  # respaced reverse steps per preview
+PREVIEW_CLASSES = 10  # a conditional run's preview: one column for each of the first classes …
+PREVIEW_CLASS_ROWS = 4  # … with this many samples of each
 PREVIEW_WIDTH = 480  # previews are enlarged (nearest neighbour) to about this many pixels: readable in a class
 CHANNEL_CHOICES = [("grey", 1), ("colour", 3)]
 SEED_MAX = 2**31 - 1
@@ -79,6 +88,8 @@ class TrainForm:
     preview_every: object
     run_name: str | None
     diffusion: DiffusionConfig
+    conditional: bool = False  # one class per subfolder of the data (last: the API's older calls leave it out)
+    p_uncond: object = DEFAULT_P_UNCOND  # the share of labels dropped to the null class, when conditional
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,24 @@ def _checkpoints_markdown(entries: list[Entry]) -> str:
     lines = [f"| {_('run')} | {_('checkpoint')} |", "|---|---|"]
     lines += [f"| `{e.name}` | {checkpoint_view.run_line(e.summary)} |" for e in entries]
     return _("**Checkpoints** (your trained models)") + "\n\n" + "\n".join(lines)
+
+
+# ---- classes: what a conditional run would learn ------------------------------------------------------------
+
+def classes_markdown(found: FolderClasses) -> str:
+    """The classes of a folder with their image counts, what is left out, and why it cannot train if it cannot."""
+    def said(item) -> str:
+        return html.escape(i18n.message(item), quote=False)
+    try:
+        found.check()
+        problem = []
+    except DataError as exc:
+        problem = ["⚠️ " + said(exc)]
+    if not found.names:
+        return problem[0]
+    heading = _("**Classes** (one per subfolder): {summary}").format(summary=said(found.summary()))
+    notices = "\n".join("- " + said(notice) for notice in found.notices())
+    return "\n\n".join([heading, *([notices] if notices else []), *problem])
 
 
 # ---- presets: size and speed on this machine ------------------------------------------------------------
@@ -289,24 +318,28 @@ class View:
 
 
 def preview_grid(model: torch.nn.Module, plan: RunPlan) -> np.ndarray:
-    """PREVIEW_COUNT samples (Algorithm 2, respaced to PREVIEW_STEPS) as one uint8 grid image.
+    """PREVIEW_COUNT samples (Algorithm 2, respaced to PREVIEW_STEPS) as one uint8 grid image; of a conditional
+    model, one column per class (PREVIEW_CLASSES at most) and PREVIEW_CLASS_ROWS rows, guided with w =
+    DEFAULT_GUIDANCE as the Sample tab's default.
 
     The same seed every time, so successive previews show the same noise becoming images. The sampler
     draws from its own generator, so the training run's random stream is untouched.
     """
     config, diffusion = plan.config, diffusion_for(plan.diffusion)
-    shape = (PREVIEW_COUNT, config.channels, config.image_size, config.image_size)
+    classes = min(model.config.num_classes, PREVIEW_CLASSES)
+    labels = torch.arange(classes).repeat(PREVIEW_CLASS_ROWS) if classes else None  # each row: one of every class
+    net = guided(model, labels, DEFAULT_GUIDANCE, model.config.null_class) if classes else model
+    shape = (PREVIEW_COUNT if labels is None else len(labels), config.channels, config.image_size, config.image_size)
     was_training = model.training
     model.eval()  # no dropout while sampling
     try:
-        x = sample(model, diffusion, shape, steps=min(PREVIEW_STEPS, diffusion.num_timesteps), seed=config.seed,
+        x = sample(net, diffusion, shape, steps=min(PREVIEW_STEPS, diffusion.num_timesteps), seed=config.seed,
                    prediction=config.prediction)
     finally:
         model.train(was_training)
-    grid = to_uint8(make_grid(x, nrow=4, padding=2, pad_value=1.0))
+    grid = to_uint8(make_grid(x, nrow=classes or 4, padding=2, pad_value=1.0))
     scale = max(1, round(PREVIEW_WIDTH / grid.shape[1]))
     return grid.repeat(scale, 0).repeat(scale, 1)
-
 
 
 # ---- what the page shows -----------------------------------------------------------------------------------
@@ -408,15 +441,41 @@ class TrainTab:
         channels = integer(form.channels, "Channels", 1, 3)
         if channels not in (1, 3):
             raise ValueError(_("Channels must be 1 (grey) or 3 (colour)."))
+        conditional = bool(form.conditional)
         config = TrainConfig(image_size=integer(form.image_size, "Image size", MIN_IMAGE_SIZE, s.max_image_size),
                              channels=channels, preset=form.preset,
                              batch_size=integer(form.batch_size, "Batch size", 1, s.max_batch_size),
                              lr=number(form.lr, "Learning rate"), steps=integer(form.steps, "Steps", 1, s.max_steps),
                              ema_decay=number(form.ema_decay, "EMA decay"), flip=bool(form.flip),
-                             seed=integer(form.seed, "Seed", 0, SEED_MAX))
+                             seed=integer(form.seed, "Seed", 0, SEED_MAX), conditional=conditional,
+                             # hidden when unticked: whatever it holds then is not this run's
+                             p_uncond=number(form.p_uncond, "p_uncond") if conditional else DEFAULT_P_UNCOND)
         config.check()
         preset(form.preset, config.image_size, config.channels).check()  # e.g. a size the U-Net cannot halve
         return config
+
+    @contextlib.contextmanager
+    def _classes_root(self, path, files):
+        """The folder whose classes to read: the typed folder, or the uploads collected (checked as for training)
+        into a temporary folder, removed afterwards: a run of this session may be using its uploads folder."""
+        uploads = uploaded_paths(files)
+        if not uploads or (isinstance(path, str) and path.strip()):
+            yield self.data_folder(path, files, None)  # a path (or a message): no session folder is touched
+            return
+        with tempfile.TemporaryDirectory(prefix="ddpm-classes-") as scratch:
+            yield collect_uploads(uploads, Path(scratch) / "uploads", self.settings.uploads)
+
+    @user_errors
+    def classes(self, path, files, conditional) -> str:
+        """For a conditional run, the classes of the chosen data and their image counts (Markdown); '' otherwise."""
+        if not conditional:
+            return ""
+        try:
+            with self._classes_root(path, files) as root:
+                found = folder_classes(root)
+        except ValueError as exc:  # no such folder, bad uploads, …: said where the classes would be
+            return "⚠️ " + html.escape(i18n.message(exc), quote=False)
+        return classes_markdown(found)
 
     def _preview_every(self, value) -> int:
         return integer(value, "Preview every (steps)", 0, 1_000_000)
@@ -591,6 +650,16 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
                             else L("…or upload images or one .zip"),
                             file_count="multiple", file_types=[*IMAGE_EXTENSIONS, ZIP_EXTENSION],
                             elem_id="train-files")
+            with gr.Row(equal_height=True):
+                conditional = gr.Checkbox(False, label=L("Class-conditional (one class per subfolder)"),
+                                          info=L("Each subfolder of the data is a class; the Sample tab can then "
+                                                 "draw a chosen class, with classifier-free guidance."),
+                                          elem_id="train-conditional")
+                p_uncond = gr.Number(DEFAULT_P_UNCOND, label=L("p_uncond: share of labels dropped"),
+                                     info=L("So that one network also learns the unconditional model that guidance "
+                                            "needs (Ho & Salimans 2022 used 0.1–0.2)."),
+                                     minimum=0, maximum=1, step=0.05, visible=False, elem_id="train-p-uncond")
+            classes_info = gr.Markdown(elem_id="train-classes")
             with gr.Row():
                 image_size = gr.Slider(MIN_IMAGE_SIZE, settings.max_image_size, value=16, step=8,
                                        label=L("Image size (px)"), info=L("16 suits the bundled digits"),
@@ -640,7 +709,8 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
     gr.on([demo.load, preset_name.change, image_size.release, channels.change, batch_size.release], **estimate)
     start_form = Form(TrainForm, path=path, files=files, image_size=image_size, channels=channels, preset=preset_name,
                       batch_size=batch_size, lr=lr, steps=steps, ema_decay=ema, seed=seed, flip=flip,
-                      preview_every=preview_every, run_name=run_name, diffusion=controls)
+                      preview_every=preview_every, run_name=run_name, diffusion=controls, conditional=conditional,
+                      p_uncond=p_uncond)
     resume_form = Form(ResumeForm, path=path, files=files, steps=steps, preview_every=preview_every, run_name=run_name)
     training = dict(outputs=[loss_plot, status, preview, data_info, session], preprocess=False, concurrency_id="train",
                     concurrency_limit=settings.max_concurrent_runs, show_progress="minimal", show_progress_on=[status])
@@ -651,6 +721,12 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
                   resume_btn.click(**resume_form.event(tab.resume, session), **training, api_name="train_resume")):
         event.then(**listing, api_visibility="private").then(**choices).then(**estimate)
     refresh_btn.click(**listing, api_name="train_checkpoints").then(**choices)
+    conditional.change(lambda on: gr.Number(visible=bool(on)), conditional, p_uncond, queue=False,
+                       api_visibility="private", show_progress="hidden")
+    # Not on every keystroke of the path: a half-typed "/" would be scanned to the bottom.
+    gr.on([path.blur, path.submit, files.change, conditional.change], tab.classes, [path, files, conditional],
+          classes_info, trigger_mode="always_last", show_progress="hidden", concurrency_id="train_classes",
+          concurrency_limit=1, api_visibility="private")
     stop_btn.click(tab.stop, session, status, api_name="train_stop", show_progress="hidden")
     demo.load(**listing, api_visibility="private").then(**choices)
     return tab

@@ -178,12 +178,15 @@ def bound_terms(model: Callable, diffusion: GaussianDiffusion, x0: Tensor, *, ti
     """Yield (indices, L, RMSE of x̂_0) per image, one column of `timesteps` at a time: (K,) shared
     indices or (B, K) per image; default every index from T − 1 down."""
     steps = torch.arange(diffusion.num_timesteps - 1, -1, -1) if timesteps is None else timesteps
-    with torch.no_grad():
-        for k in range(steps.shape[-1]):
-            t = int(steps[k]) if steps.ndim == 1 else steps[:, k].to(x0.device)
+    for k in range(steps.shape[-1]):
+        t = int(steps[k]) if steps.ndim == 1 else steps[:, k].to(x0.device)
+        # no_grad around the computation, not around the yield: a generator closed in another thread would
+        # otherwise restore (there) the grad mode of the thread that entered it.
+        with torch.no_grad():
             bits, pred_x0 = term(model, diffusion, x0, t, prediction=prediction, variance=variance, clip=clip,
                                  generator=generator)
-            yield steps[..., k], bits, distortion(x0, pred_x0)
+            shown = distortion(x0, pred_x0)
+        yield steps[..., k], bits, shown
 
 
 def bound_plan(num_timesteps: int, batch: int, strata: int | None = None,

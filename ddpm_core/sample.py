@@ -222,6 +222,7 @@ class SamplingRun:
         generator = torch.Generator(self.device).manual_seed(self.config.seed)
         return torch.randn((self.n, *self.shape), generator=generator, device=self.device), generator
 
+    @torch.inference_mode()  # on a generator: entered and left around each step, never held across a yield
     def frames(self) -> Iterator[Frame]:
         """Every step's frame, x_T's noise drawn from the seed on the run's device."""
         c = self.config
@@ -232,13 +233,12 @@ class SamplingRun:
             # many times slower: flushing them to zero made 50-step DDIM's forward passes 12 % faster
             # here (bench/README.md). It changes no value above 1e-38.
             torch.set_flush_denormal(True)
-        with torch.inference_mode():
-            for frame in sample_loop(self.model, self.diffusion, x_T, sampler=c.sampler, steps=c.steps, eta=c.eta,
-                                     prediction=self.checkpoint.prediction, variance=c.variance, clip=c.clip,
-                                     generator=generator):
-                self._record(frame, previous_x0)
-                previous_x0, self.done = frame.step.pred_x0, frame.index
-                yield frame
+        for frame in sample_loop(self.model, self.diffusion, x_T, sampler=c.sampler, steps=c.steps, eta=c.eta,
+                                 prediction=self.checkpoint.prediction, variance=c.variance, clip=c.clip,
+                                 generator=generator):
+            self._record(frame, previous_x0)
+            previous_x0, self.done = frame.step.pred_x0, frame.index
+            yield frame
 
     def _record(self, frame: Frame, previous_x0: torch.Tensor | None) -> None:
         """Statistics at every `stats_every`-th step (and the last): two reductions, kept on the device."""

@@ -106,6 +106,18 @@ def no_page_errors():
     assert not errors, f"page errors: {errors}"
 
 
+@pytest.fixture(autouse=True)
+def autograd_left_on():
+    """A test that leaves autograd off in this thread fails itself (and switches it back on), instead of
+    failing whichever test trains next: a generator holding torch.no_grad() across a yield, closed in
+    another thread, did that once."""
+    import torch
+    yield
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        torch.set_grad_enabled(True)
+        pytest.fail("this test left autograd disabled in the test thread")
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")

@@ -198,8 +198,8 @@ def test_checkpoints_trained_in_the_app_are_offered_and_only_they(tmp_path, monk
     catalogue, session = Catalogue(deployment.load()), Session()
     choices = checkpoint_view.choices(catalogue.entries(session))
     keys = [key for _, key in choices]
-    assert keys == [BUNDLED, "run:bars"]
-    assert "bars · step 5" in choices[1][0] and "(trained here)" in choices[1][0]
+    assert keys == [BUNDLED, "bundled:digits_classes.safetensors", "run:bars"]
+    assert "bars · step 5" in choices[2][0] and "(trained here)" in choices[2][0]
     assert catalogue.resolve("run:bars", session).path == tmp_path / "runs" / "bars" / "model.safetensors"
     for key in ("run:broken", "run:../runs/bars", "bundled:digits.state.safetensors", "upload:1", None, 3):
         with pytest.raises(ValueError, match="Choose a checkpoint"):

@@ -91,8 +91,10 @@ def _run(tmp_path, with_spaces: bool) -> tuple[dict, list[dict]]:
 def test_on_zero_gpu_the_sample_tab_is_decorated_and_samples_in_its_own_process(tmp_path):
     result, log = _run(tmp_path, with_spaces=True)
     decorated = {entry["name"]: entry["duration"] for entry in log if "name" in entry}
-    # The Sample tab's Sample and Compare, and the Edit tab's run ("run") and its compare ("compare" too).
-    assert set(decorated) == {"sample", "compare", "run"} and decorated["compare"] > decorated["sample"] >= 60
+    # The Sample tab's Sample, Compare and Compare guidance, and the Edit tab's run ("run") and its compare
+    # ("compare" too).
+    assert set(decorated) == {"sample", "compare", "compare_guidance", "run"}
+    assert decorated["compare"] > decorated["sample"] >= 60
     assert {"called": "sample"} in log, "the Sample button's call went through the decorator"
     assert result == {"zero_gpu": True, "in_process": True, "same": True}
 

@@ -1,12 +1,15 @@
 """How recognisable a digits model's samples are, measured by a small classifier trained on the digits.
 
-The yardstick is a small CNN trained here on 80 % of assets/digits at 16×16 grey, read by the same
-loader as training (`load_image_folder`, so pixels are x = p/127.5 − 1 exactly as the model saw
-them), with light random affine augmentation. It is retrained on every run: it takes seconds, is
-seeded, and so can never go stale. The other 20 % is held out and split in two halves: `reference`
-(the real distribution that samples are compared with) and `check` (real digits scored exactly like
-samples, the floor a perfect model would reach). Held out from the classifier only: the diffusion
-model trains on all 1,797 digits, so a model that memorised them would also score like `check`.
+The yardstick is a small CNN (ddpm_core.digits_classifier) trained here on 80 % of assets/digits at
+16×16 grey, read by the same loader as training (`load_image_folder`, so pixels are x = p/127.5 − 1
+exactly as the model saw them), with light random affine augmentation. It is retrained on every run: it
+takes seconds, is seeded, and so can never go stale. `--save-classifier PATH` also writes it (weights and
+a JSON record of its classes, held-out accuracy, seed and command): checkpoints/digits_classifier.safetensors,
+which the app's Sample tab reads guided samples with, is the default run saved. The other 20 % is held out
+and split in two halves: `reference` (the real distribution that samples are compared with) and `check`
+(real digits scored exactly like samples, the floor a perfect model would reach). Held out from the
+classifier only: the diffusion model trains on all 1,797 digits, so a model that memorised them would also
+score like `check`.
 
 On a set of images X (N, 1, 16, 16) in [−1, 1] it reports
 - confidence: the mean over X of the classifier's largest softmax probability (1 = sure of every image);
@@ -39,6 +42,7 @@ Usage (from the repository root):
     python scripts/digits_metric.py --checkpoint checkpoints/digits_classes.safetensors \\
         [--per-class 50] [--guidance-scales 0,1,2,4] [--grid rows.png] [--json figures.json]
     python scripts/digits_metric.py --curve runs/digits_classes [--per-class 20] [--steps 100]
+    python scripts/digits_metric.py --save-classifier checkpoints/digits_classifier.safetensors
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import argparse
 import json
 import math
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -54,18 +59,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python scripts/digits_metric.py`: the core lives one level up
 
 from ddpm_core.data import load_image_folder  # noqa: E402
+from ddpm_core.digits_classifier import IMAGE_SIZE, NUM_CLASSES, DigitClassifier, classify  # noqa: E402
+from ddpm_core.digits_classifier import class_accuracy, mean_confidence, save_classifier  # noqa: E402
 from ddpm_core.guidance import DEFAULT_GUIDANCE, class_names, guided  # noqa: E402
 from ddpm_core.images import from_uint8, to_uint8  # noqa: E402
 
 DIGITS = ROOT / "assets" / "digits"
-IMAGE_SIZE = 16
-NUM_CLASSES = 10
 TRAIN_SHARE = 0.8
 CLASSIFIER_SEED = 0  # fixed, so the yardstick is the same whatever --seed samples with
 SURE = 0.9  # a "clearly recognisable" image: the classifier gives its digit at least this probability
@@ -111,27 +115,6 @@ def split_digits(digits: Digits, seed: int = CLASSIFIER_SEED) -> tuple[Digits, D
 
 
 # ------------------------------------------------------------------------------------- classifier
-
-class DigitClassifier(nn.Module):
-    """Three 3×3 conv layers (16×16 → 4×4), a 64-unit hidden layer (the features), 10 logits."""
-
-    FEATURES = 64
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 8, 8)
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 4, 4)
-            nn.Flatten(), nn.Linear(64 * 4 * 4, self.FEATURES), nn.ReLU())
-        self.head = nn.Linear(self.FEATURES, NUM_CLASSES)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)  # (B, 64)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))  # (B, 10) logits
-
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random small affine warps: rotation ±10°, scale ×0.9–1.1, shift ±1 pixel; background stays −1."""
@@ -181,32 +164,19 @@ def _train(train: Digits, epochs: int, batch_size: int, lr: float, seed: int) ->
 
 
 @torch.no_grad()
-def classify(model: DigitClassifier, x: torch.Tensor, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def features_and_probabilities(model: DigitClassifier, x: torch.Tensor, batch_size: int = 512
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
     """(features (N, 64) float64, class probabilities (N, 10)) of images x (N, 1, 16, 16) in [−1, 1]."""
     features = torch.cat([model.features(chunk) for chunk in x.float().cpu().split(batch_size)])
     return features.double(), model.head(features).softmax(dim=1)
 
 
 def accuracy(model: DigitClassifier, digits: Digits) -> float:
-    _, probs = classify(model, digits.images)
-    return float((probs.argmax(dim=1) == digits.labels).float().mean())
-
-
-def class_accuracy(probs: torch.Tensor, requested: torch.Tensor, num_classes: int = NUM_CLASSES
-                   ) -> tuple[torch.Tensor, float]:
-    """Per class (K,) and overall: the share of samples whose most probable class is the one requested."""
-    hit = (probs.argmax(dim=1) == requested).double()
-    per_class = torch.stack([hit[requested == k].mean() if (requested == k).any() else hit.new_tensor(float("nan"))
-                             for k in range(num_classes)])
-    return per_class, float(hit.mean())
+    predictions, _ = classify(model, digits.images)
+    return float((predictions == digits.labels).float().mean())
 
 
 # ----------------------------------------------------------------------------------------- metrics
-
-def mean_confidence(probs: torch.Tensor) -> float:
-    """Mean over images of the largest class probability, in [1/K, 1]."""
-    return float(probs.max(dim=1).values.mean())
-
 
 def sure_share(probs: torch.Tensor, threshold: float = SURE) -> float:
     """Share of images whose largest class probability is at least `threshold`."""
@@ -284,10 +254,10 @@ class DigitsMetric:
 
     def __init__(self, model: DigitClassifier, reference: Digits, size: int):
         self.model, self.size = model, size
-        self.reference = feature_stats(classify(model, reference.images)[0])
+        self.reference = feature_stats(features_and_probabilities(model, reference.images)[0])
 
     def score(self, images: torch.Tensor) -> Scores:
-        features, probs = classify(self.model, images)
+        features, probs = features_and_probabilities(self.model, images)
         return Scores(len(images), mean_confidence(probs), sure_share(probs),
                       class_entropy_bits(probs.argmax(dim=1)),
                       frechet_at_size(features, self.reference, self.size))
@@ -418,6 +388,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and the noise row")
     parser.add_argument("--grid", help="also save the first 200 samples as a PNG grid here")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--save-classifier", metavar="PATH",
+                        help="also write the trained classifier here (.safetensors, with its held-out accuracy)")
     return parser.parse_args(argv)
 
 
@@ -471,7 +443,21 @@ def curve(metric: DigitsMetric, args) -> list[dict]:
     return points
 
 
+def write_classifier(model: DigitClassifier, path: str, train: Digits, reference: Digits, check: Digits,
+                     argv: list[str]) -> None:
+    """Save the classifier with what it was trained on, how well it does on the held-out digits, and the command."""
+    held_out = Digits(torch.cat([reference.images, check.images]), torch.cat([reference.labels, check.labels]))
+    save_classifier(model, path, {
+        "accuracy": round(accuracy(model, held_out), 4), "held_out": len(held_out), "trained_on": len(train),
+        "data": "assets/digits", "seed": CLASSIFIER_SEED,
+        "split": f"per class, {TRAIN_SHARE:.0%} to train (split_digits, seed {CLASSIFIER_SEED})",
+        "command": shlex.join(["python", "scripts/digits_metric.py", *argv]),
+        "torch": torch.__version__})
+    print(f"wrote {path} ({Path(path).stat().st_size:,} bytes)")
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     start = time.perf_counter()
     train, reference, check = split_digits(load_digits())
@@ -480,6 +466,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"classifier: loaded the digits and trained on {len(train)} of them in "
           f"{time.perf_counter() - start:.1f} s; held-out accuracy {accuracy(model, reference):.1%} "
           f"(reference, n={len(reference)}), {accuracy(model, check):.1%} (check, n={len(check)})")
+    if args.save_classifier:
+        write_classifier(model, args.save_classifier, train, reference, check, argv)
     rows, record = [], {}
     if args.curve:
         record["curve"] = curve(metric, args)

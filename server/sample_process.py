@@ -17,7 +17,9 @@ in its process, and the server's threads never touch its tensors: they receive n
 Child processes are started when first needed (about 2–4 s to import torch on a small CPU), kept for
 the next job, and at most `size` run at once. A job's frames: the newest one at most every `live_every`
 seconds (the live view), and every k-th step for the exports (at most `max_frames` frames within
-`frame_budget` bytes), each as uint8 grids of x_t, x̂_0 and optionally ε̂.
+`frame_budget` bytes), each as uint8 grids of x_t, x̂_0 and optionally ε̂. A job `with_samples` also gets each
+run's final samples, one uint8 image each, and the labels they were drawn for (to score them, e.g. by a
+classifier); other jobs send no more than the grids.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class SampleJob:
     max_frames: int = 120  # frames kept for the exports (plus the last)
     frame_budget: int = 200 * 2**20  # … in at most this many bytes
     memory_limit: int | None = None  # bytes a run may plan to use (None: a share of what is free)
+    with_samples: bool = False  # also send each run's final samples (RunResult.samples and .labels)
 
 
 @dataclass
@@ -76,6 +79,8 @@ class RunResult:
     slug: str  # for file names: "ddim-eta0.5-50steps-seed0"
     statistics: dict = field(default_factory=dict)  # SamplingRun.statistics()
     nfe: int = 0  # network evaluations the run made
+    samples: np.ndarray | None = None  # the final samples, uint8 (N, H, W, C): only for a job `with_samples`
+    labels: np.ndarray | None = None  # … and the class index each was drawn for (N,) int64; None: unconditional
 
 
 # ---- the child ---------------------------------------------------------------------------------------
@@ -107,7 +112,7 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
     from ddpm_core.animation import image_grid
     from ddpm_core.checkpoints import load_checkpoint
     from ddpm_core.diffusion import paper_t
-    from ddpm_core.sample import SamplingRun, describe, frame_panels, keep_every
+    from ddpm_core.sample import SamplingRun, describe, frame_panels, keep_every, samples_uint8
 
     run = SamplingRun(load_checkpoint(job.checkpoint), config, memory_limit=job.memory_limit)
     description = describe(config, run.count)
@@ -132,9 +137,11 @@ def _run(conn: Connection, stop, job: SampleJob, i: int, name: str, config) -> N
     if not kept or kept[-1][0] != last.index:
         kept.append((last.index, paper_t(last.t_prev), frame_panels(last, job.with_eps, run.grid_columns)))
     grid = image_grid(last.step.prev_sample, run.grid_columns)
+    samples = samples_uint8(last.step.prev_sample) if job.with_samples else None
+    labels = run.labels.numpy() if job.with_samples and run.labels is not None else None
     conn.send(("result", RunResult(name, description, kept, run.count, grid,
                                    seconds, stopped=last.index < run.count, slug=_slug(config, run.count), nfe=last.nfe,
-                                   statistics=run.statistics())))
+                                   statistics=run.statistics(), samples=samples, labels=labels)))
 
 
 def _frames_allowed(job: SampleJob, shape: tuple[int, int, int], n: int) -> int:

@@ -279,11 +279,21 @@ def test_the_default_conditional_model_draws_one_row_per_digit(page: Page, app_u
 
     page.locator("#sample-class input").click()
     page.get_by_role("option", name="class 3", exact=True).click()
+    page.locator("#sample-long input").check()  # four runs, two passes each: over a minute on a busy machine
     page.locator("#sample-compare-guidance").click()
     figures = page.locator("#sample-compare figure")
     expect(figures).to_have_count(4, timeout=120_000)
     captions = figures.locator("figcaption").all_inner_texts()
     assert [re.search(r"class 3, w = (\d+)", c).group(1) for c in captions] == ["0", "1", "2", "4"], captions
+    # The digits classifier's read-out: under each grid, and a table of one row per w (one column: the 3s).
+    shares = [re.search(r"read as the digit asked for: (\d+)% · confidence (\d\.\d\d)", c) for c in captions]
+    assert all(shares), captions
+    assert int(shares[2].group(1)) >= 75, "w = 2 on the bundled model draws threes"
+    table = page.locator("#sample-compare table.readout")
+    expect(page.locator("#sample-compare .readout-note")).to_contain_text("right on held-out digits")
+    expect(table.locator("thead th")).to_have_text(["w", "3"])
+    expect(table.locator("tbody th")).to_have_text(["0", "1", "2", "4"])
+    assert table.locator("tbody td").all_inner_texts() == [f"{s.group(1)}%" for s in shares]
     page.screenshot(path=str(artifacts / "sample_guidance.png"), full_page=True)
 
 

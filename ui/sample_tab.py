@@ -8,8 +8,11 @@ and sends each new frame as one HTML update (the grids inline as PNG data URLs, 
 Gradio's cache). Stop sets the child's Event, which the loop checks after every step, so the computation
 itself stops within one network evaluation.
 
-Checkpoints come from the catalogue (server/catalogue.py), by key, never by path. Compare shows its four
-grids in its own panel and leaves the main run's grid, plot and exports as they were.
+Checkpoints come from the catalogue (server/catalogue.py), by key, never by path. Compare shows its grids in its
+own panel and leaves the main run's grid, plot and exports as they were. Compare guidance scales on a model the
+bundled digits classifier reads (ddpm_core/digits_classifier.py: 16×16 grey, classes 0…9) asks the sampling
+process for the samples themselves too, and reads them out: under each grid the share classified as the digit
+asked for and the mean confidence, and a table of that share per digit and w.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
+from ddpm_core import digits_classifier
 from ddpm_core.animation import compose_frame, save_animation, save_png, upscale
 from ddpm_core.devices import available_devices
 from ddpm_core.diffusion import paper_t
 from ddpm_core.errors import Message
 from ddpm_core.guidance import ALL_CLASSES, DEFAULT_GUIDANCE, MAX_GUIDANCE
+from ddpm_core.images import from_uint8
 from ddpm_core.sample import SampleConfig
 from server import settings as deployment
 from ddpm_core.devices import pick_device
@@ -74,6 +80,10 @@ CSS = """
 #sample-compare figure { margin: 0; }
 #sample-compare img { width: 100%; image-rendering: pixelated; border: 1px solid #ccc; }
 #sample-compare figure { align-self: start; }
+#sample-compare .readout-note { margin: 14px 0 4px; }
+#sample-compare .readout-wrap { overflow-x: auto; }
+#sample-compare .readout { border-collapse: collapse; font-variant-numeric: tabular-nums; width: auto; }
+#sample-compare .readout th, #sample-compare .readout td { padding: 2px 10px; text-align: right; }
 #sample-stale .stale { background: #fff4d6; border-left: 4px solid #E69F00; padding: 4px 8px; margin: 4px 0; }
 """
 
@@ -137,13 +147,84 @@ def idle_html(message: str) -> str:
     return f"<div class='live-head'><span>{message}</span></div>"
 
 
-def compare_html(results: list[RunResult]) -> str:
-    """The runs' grids side by side, each captioned under it (so grids of a row line up whatever the captions)."""
+def compare_html(results: list[RunResult], readout: "GuidanceReadout | None" = None) -> str:
+    """The runs' grids side by side, each captioned under it (so grids of a row line up whatever the captions);
+    with the digits classifier's `readout` of a guidance comparison, its verdict under each grid and a table."""
+    verdicts = readout.readouts if readout is not None else [None] * len(results)
     figures = "".join(f"<figure><img alt='{html.escape(described(r.description))}' src='{png_data_url(r.final)}'>"
                       f"<figcaption><b>{html.escape(described(r.description))}</b><br>{seconds(r.seconds, 2)}"
                       f" · {html.escape(_('{nfe} network evaluations').format(nfe=f'{r.nfe:,}'))}"
-                      f"{' ' + _('(stopped)') if r.stopped else ''}</figcaption></figure>" for r in results)
-    return f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
+                      f"{' ' + _('(stopped)') if r.stopped else ''}{readout_caption(verdict)}</figcaption></figure>"
+                      for r, verdict in zip(results, verdicts))
+    return (f"<p>{_('Same seed, same number of steps, same starting noise:')}</p><div class='cmp'>{figures}</div>"
+            + (readout_table(readout) if readout is not None else ""))
+
+
+@dataclass(frozen=True)
+class GuidanceReadout:
+    """The digits classifier's read-out of a guidance comparison: per run its w and verdict (None: stopped)."""
+
+    scales: list[float]
+    readouts: list[digits_classifier.Readout | None]
+    accuracy: float | None  # the classifier's accuracy on held-out digits, as its file records it
+
+
+def readout_caption(readout: digits_classifier.Readout | None) -> str:
+    """'<br>read as the digit asked for: 95% · confidence 0.98', or nothing without a read-out."""
+    if readout is None:
+        return ""
+    return "<br>" + _("read as the digit asked for: {share} · confidence {confidence}").format(
+        share=f"<b>{readout.share:.0%}</b>", confidence=f"{readout.confidence:.2f}")
+
+
+def readout_table(readout: GuidanceReadout) -> str:
+    """Per w (a row), the share of each requested digit's images the classifier reads as that digit, and of all of
+    them (when more than one digit was asked for); nothing if no run has a read-out."""
+    rows = [(w, verdict) for w, verdict in zip(readout.scales, readout.readouts) if verdict is not None]
+    if not rows:
+        return ""
+    digits = rows[0][1].requested
+    overall = len(digits) > 1
+    head = ("<th>w</th>" + "".join(f"<th>{k}</th>" for k in digits)
+            + (f"<th>{html.escape(_('all'))}</th>" if overall else ""))
+    body = "".join(f"<tr><th>{w:g}</th>" + "".join(f"<td>{verdict.per_class[k]:.0%}</td>" for k in digits)
+                   + (f"<td><b>{verdict.share:.0%}</b></td>" if overall else "") + "</tr>" for w, verdict in rows)
+    caption = (_("Share read as the digit asked for, per digit, by a small CNN trained on the bundled digits "
+                 "({accuracy} right on held-out digits)").format(accuracy=f"{readout.accuracy:.1%}")
+               if readout.accuracy is not None else
+               _("Share read as the digit asked for, per digit, by a small CNN trained on the bundled digits"))
+    return (f"<p class='readout-note'>{html.escape(caption)}</p>"
+            f"<div class='readout-wrap'><table class='readout'><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            "</table></div>")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded digits classifier, and its accuracy on held-out digits as its file records it."""
+
+    model: digits_classifier.DigitClassifier
+    accuracy: float | None
+
+
+@functools.lru_cache(maxsize=2)
+def bundled_classifier(path: str) -> Classifier:
+    """The classifier at `path`, read once (it is only ever read from, so every session may share it)."""
+    accuracy = digits_classifier.classifier_metadata(path).get("accuracy")
+    return Classifier(digits_classifier.load_classifier(path), accuracy if isinstance(accuracy, (int, float)) else None)
+
+
+def read_out(model: digits_classifier.DigitClassifier, result: RunResult) -> digits_classifier.Readout | None:
+    """The classifier's read-out of a run's final samples; None for a run stopped early or sent without them."""
+    if result.samples is None or result.labels is None or result.stopped:
+        return None
+    x = from_uint8(torch.from_numpy(result.samples).permute(0, 3, 1, 2))  # (N, 1, 16, 16) in [−1, 1]
+    return digits_classifier.read_out(model, x, torch.from_numpy(result.labels))
+
+
+def guidance_readout(results: list[RunResult], classifier: Classifier) -> GuidanceReadout:
+    """The classifier's read-out of a guidance comparison's runs (at GUIDANCE_SCALES, in order)."""
+    return GuidanceReadout(list(GUIDANCE_SCALES[:len(results)]), [read_out(classifier.model, r) for r in results],
+                           classifier.accuracy)
 
 
 def seconds(value: float, digits: int) -> str:
@@ -278,10 +359,18 @@ class SampleTab:
         check_run_cost(run_cost(entry, images, evaluations, device), images, bool(form.long_ok))
         return entry.path, config
 
-    def _job(self, path: Path, runs: list, with_eps) -> SampleJob:
+    def _job(self, path: Path, runs: list, with_eps, with_samples: bool = False) -> SampleJob:
         return SampleJob(checkpoint=str(path), runs=runs, with_eps=bool(with_eps), live_every=POLL_S,
                          max_frames=MAX_FRAMES, frame_budget=FRAME_BUDGET_BYTES,
-                         memory_limit=deployment.sample_memory_bytes())
+                         memory_limit=deployment.sample_memory_bytes(), with_samples=with_samples)
+
+    def _classifier(self, summary) -> Classifier | None:
+        """The bundled digits classifier, if it reads this checkpoint's images and classes (16×16 grey, classes
+        0…9); else None."""
+        path = self.catalogue.bundled_dir / digits_classifier.FILE_NAME
+        if not digits_classifier.reads(summary.image_size, summary.channels, summary.classes) or not path.is_file():
+            return None
+        return bundled_classifier(str(path))
 
     def _start(self, session: Session, job: SampleJob) -> Job:
         return session.start("sample", sampling_job(self.pool, job))  # SamplersBusyError: a coded message
@@ -320,10 +409,12 @@ class SampleTab:
         forms = [dataclasses.replace(form, klass=klass, guidance=w) for w in GUIDANCE_SCALES]
         configs = [self._config(f, entry.summary.timesteps, entry.summary.classes) for f in forms]
         path, _base = self._prepare(forms[-1], session, configs)
-        job = self._start(session, self._job(path, [(path.stem, c) for c in configs], form.with_eps))
+        classifier = self._classifier(entry.summary)
+        job = self._start(session, self._job(path, [(path.stem, c) for c in configs], form.with_eps,
+                                             with_samples=classifier is not None))
         yield from self._follow(job, session, runs=len(configs))
         session.state(SampleState).compared_with = self._compared_form(form, "guidance")
-        yield from self._compared(job, session)
+        yield from self._compared(job, session, classifier)
 
     @staticmethod
     def _compared_form(form: SampleForm, kind: str) -> SampleForm:
@@ -379,9 +470,11 @@ class SampleTab:
         figure = plots.as_plot(plots.sampling_figure(paper_t(stats["t"]), stats["std"], stats["x0_change"], title))
         yield self._ended(result), upscale(result.final, 512), figure, gr.skip(), session
 
-    def _compared(self, job: Job, session: Session):
+    def _compared(self, job: Job, session: Session, classifier: Classifier | None = None):
+        """The comparison's grids; with a `classifier`, a guidance comparison's read-out too."""
         results = job.result
-        yield self._ended(results[-1]), gr.skip(), gr.skip(), compare_html(results), session
+        readout = guidance_readout(results, classifier) if classifier is not None else None
+        yield self._ended(results[-1]), gr.skip(), gr.skip(), compare_html(results, readout), session
 
     def _ended(self, result: RunResult) -> str:
         """The live view's last state: the final step's grids and how the run ended."""

@@ -7,10 +7,16 @@ Run `python app.py`. The host and port follow GRADIO_SERVER_NAME / GRADIO_SERVER
 from __future__ import annotations
 
 import logging
+import os
 
-import gradio as gr
+# Before torch loads: OpenMP's waiting threads sleep instead of spinning. Spinning, a sampling run beside a
+# training ran at 0.04× its speed alone on 2 cores; sleeping, every workload keeps ≥ 0.58× (about its fair
+# half) at the same speed alone (bench/bench_busy.py, bench/README.md). The sampling processes inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from server import settings
+import gradio as gr  # noqa: E402 (after the environment above)
+
+from server import settings  # noqa: E402
 from server.catalogue import Catalogue
 from server.sessions import end_session, new_session
 from ui import edit_tab, evaluate_tab, forward_tab, i18n, lab2d_tab, projector, sample_tab, train_tab

@@ -146,3 +146,35 @@ def test_the_animations_open_where_a_class_can_follow_them():
     assert arrows["angle"] == [0.0, -90.0]  # up; left (clockwise from up)
     assert arrows["color"] == [round(np.log10(2.0), 2), round(np.log10(30.0), 2)]  # colour: log10 |s|
     assert (arrows["cmin"], arrows["cmax"]) == plots2d.SCORE_RANGE  # one scale for every frame
+
+
+def test_the_continuous_view_through_the_api(client):
+    """The forward SDE, the SDE and ODE paths, flow matching and the fit against evaluations (stopped mid-way), as a
+    script would drive them: each endpoint answers, and each status ends in a final state."""
+    short = ("linear", 100, 1e-4, 0.02, True, 0.008)
+    training = (300, 256, 3e-3, 0.99, 0, *short)
+    client.predict("two_moons", None, "", 1000, 0, *short, api_name="/lab_forward")
+    equation, plot, moments = client.predict(1000, *short, api_name="/lab_forward_sde")
+    assert "f(x,\\,\\tau)" in equation and "| mean: exact (Eq. 4) |" in moments
+    assert len(_figure(plot)["data"]) == 9
+    with pytest.raises(Exception, match="Train the model first"):
+        client.predict(0, 10, api_name="/lab_paths")
+    list(client.submit(*training, api_name="/lab_train"))
+    plot, note = client.predict(0, 10, api_name="/lab_paths")
+    assert "| steps · NFE | 10 · 10 | 10 · 10 | 5 · 9 |" in note
+    with pytest.raises(Exception, match="Network evaluations must be from 1 to 1000"):
+        client.predict(0, 0, api_name="/lab_paths")
+    flow = list(client.submit(*training, api_name="/lab_flow_train"))
+    _plot, status, note = flow[-1]
+    assert status.startswith("✅ **Trained with flow matching** step 300 / 300") and "S = " in note
+    job = client.submit(0, api_name="/lab_fit_nfe")
+    for _plot, status in job:
+        if re.search(r"Measuring\*\* [1-9]\d* of", status):
+            client.predict(api_name="/lab_fit_stop")
+            break
+    job.result(timeout=120)  # the stream's end
+    plot, status = job.outputs()[-1]
+    found = re.match(r"⏹ \*\*Stopped\*\* after (\d+) of \d+ points", status)
+    assert found, (status, [s for _p, s in job.outputs()])
+    done = int(found.group(1))
+    assert done >= 1 and sum(len(t["x"]) for t in _figure(plot)["data"]) == done, "the measured points stay"

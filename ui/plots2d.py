@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ui.i18n import _
-from ui.plots import AXIS, BLUE, FONT, GREEN, ORANGE, VERMILLION, standard_normal_pdf
+from ui.plots import AXIS, BLUE, FONT, GREEN, ORANGE, SKY, VERMILLION, standard_normal_pdf
 
 LIMIT = 4.0          # the view is [−4, 4]²: unit-scale data and N(0, I) fit inside
 MARGINAL_BINS = 48
@@ -193,11 +193,21 @@ def smoothed(values: list[float], window: float) -> list[float]:
 
 
 def _log_axis(values: list[float]) -> dict:
-    """A log axis with one label per decade when the values span a decade or more, else 2–5 labels per decade
-    (never the crowded minor labels of a short span)."""
-    positive = [v for v in values if v > 0]
-    span = np.log10(max(positive) / min(positive)) if positive else 0.0
-    return {"type": "log", "dtick": 1 if span >= 1 else "D2", "exponentformat": "power"}
+    """A log axis with one label per decade when the values span a decade or more, else labels at 1, 2 and 5 times
+    a power of ten (more, 1–9, if fewer than two of those fall in the span), each written in full: Plotly's own
+    labels of a short span are bare digits ("5", "2" for 0.5 and 0.2) that read as nonsense."""
+    positive = [v for v in values if v > 0 and np.isfinite(v)]
+    if not positive:
+        return {"type": "log"}
+    low, high = min(positive), max(positive)
+    if np.log10(high / low) >= 1:
+        return {"type": "log", "dtick": 1, "exponentformat": "power"}
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9), tuple(np.arange(10, 100) / 10)):
+        ticks = [float(f"{m * 10.0 ** k:.3g}") for k in decades for m in mantissas if low <= m * 10.0 ** k <= high]
+        if len(ticks) >= 2:
+            break
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def loss_figure(steps: list[int], losses: list[float]) -> dict:
@@ -226,3 +236,228 @@ def noise_fraction_steps(sqrt_one_minus_abar: np.ndarray, count: int) -> list[in
     steps[0] = 0
     return sorted(set(int(min(s, T)) for s in steps) | {T})
 
+
+
+# ---- the continuous view: panels of the plane side by side, loss curves, fit against evaluations ----------
+
+PANEL_GAP = 0.07  # between side-by-side panels, as a fraction of the figure's width: one "4" clear of the next "−4"
+
+
+def _columns(count: int, left: float = 0.0, right: float = 1.0) -> list[list[float]]:
+    """`count` equal x domains side by side in [left, right], PANEL_GAP apart."""
+    width = (right - left - PANEL_GAP * (count - 1)) / count
+    return [[round(left + i * (width + PANEL_GAP), 4), round(left + i * (width + PANEL_GAP) + width, 4)]
+            for i in range(count)]
+
+
+def _refs(index: int) -> tuple[str, str]:
+    """A panel's trace axes, 'x'/'y' for the first, 'x2'/'y2' … after."""
+    return ("x", "y") if index == 1 else (f"x{index}", f"y{index}")
+
+
+def _panel_title(index: int, text: str) -> dict:
+    """A title just above panel `index`, wherever its equal-scale axes put it."""
+    x, y = _refs(index)
+    return {"text": text, "showarrow": False, "xref": f"{x} domain", "yref": f"{y} domain", "x": 0.5, "y": 1.01,
+            "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}}
+
+
+def _plane_axes(index: int, x_domain: list[float], y_domain: list[float]) -> dict:
+    """Layout of panel `index` as a piece of the plane: [−LIMIT, LIMIT] on both axes at equal scales."""
+    x, y = _refs(index)
+    axis = {**AXIS, "range": [-LIMIT, LIMIT], "zeroline": False, "constrain": "domain", "dtick": 2}
+    return {_axis_key(x): {**axis, "domain": x_domain, "anchor": y},
+            _axis_key(y): {**axis, "domain": y_domain, "anchor": x, "scaleanchor": x, "constraintoward": "top"}}
+
+
+def _axis_key(ref: str) -> str:
+    return ref[0] + "axis" + ref[1:]
+
+
+def _on(index: int, trace: dict) -> dict:
+    x, y = _refs(index)
+    return {**trace, "xaxis": x, "yaxis": y}
+
+
+def _circles(index: int, legend: bool) -> dict:
+    angle = np.linspace(0, 2 * np.pi, 91)
+    cx, cy = _joined([np.stack([r * np.cos(angle), r * np.sin(angle)], 1) for r in CONTOUR_RADII])
+    return _on(index, {"type": "scatter", "mode": "lines", "x": cx, "y": cy, "name": _("N(0, I) at 1, 2, 3 σ"),
+                       "legendgroup": "normal", "showlegend": legend, "hoverinfo": "skip",
+                       "line": {"color": VERMILLION, "width": 1.5, "dash": "dash"}})
+
+
+def _cloud(index: int, points: np.ndarray, name: str, colour: str, legend: bool, size: float = 3.0,
+           opacity: float = 0.5) -> dict:
+    return _on(index, {"type": "scatter", "mode": "markers", "x": _round(points[:, 0]), "y": _round(points[:, 1]),
+                       "name": name, "legendgroup": name, "showlegend": legend, "hoverinfo": "skip",
+                       "marker": {"size": size, "color": colour, "opacity": opacity}})
+
+
+def _figure_layout(title: str, height: int, bottom: int = 70) -> dict:
+    """A figure of the continuous view, with a legend below the plot. A title of two lines (split at "<br>") shows
+    its second as Plotly's subtitle, which Plotly places below the first (a "<br>" in a title overflows the top)."""
+    heading, _br, subtitle = title.partition("<br>")
+    # Plotly sizes a subtitle at 0.7 of its title (which projector mode scales): 18 makes it 13 here, 18 there
+    heading_font = {"size": 18 if subtitle else 16}
+    # The title starts below the row of Plotly's buttons (shown on hover), whatever the top margin in either mode.
+    return {"title": {"text": heading, "x": 0.01, "font": heading_font, "subtitle": {"text": subtitle},
+                      "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 30}},
+            "height": height, "font": FONT, "margin": {"l": 40, "r": 10, "t": 116 if subtitle else 80, "b": bottom},
+            "plot_bgcolor": "white", "paper_bgcolor": "white", "showlegend": True, "annotations": [],
+            # constant: the legend's markers readable beside clouds of 3-pixel points
+            "legend": {"orientation": "h", "x": 0.0, "y": -0.08, "yanchor": "top", "itemsizing": "constant"}}
+
+
+def sde_forward_figure(panels: list[tuple[int, np.ndarray, np.ndarray]], title: str) -> dict:
+    """The chain q(x_t | x_{t−1}) against Euler–Maruyama of the forward SDE, from the same x_0: one panel per
+    step t, (t, chain points (n, 2), SDE points (n, 2)), both clouds over N(0, I)'s circles."""
+    layout = _figure_layout(title, 430)
+    data = []
+    for index, ((t, chain, sde), x_domain) in enumerate(zip(panels, _columns(len(panels))), start=1):
+        first = index == 1
+        layout.update(_plane_axes(index, x_domain, [0.0, 1.0]))
+        layout["annotations"].append(_panel_title(index, f"t = {t:,}"))
+        data += [_cloud(index, chain, _("chain q(x<sub>t</sub> | x<sub>t−1</sub>)"), BLUE, first),
+                 _cloud(index, sde, _("Euler–Maruyama of the SDE"), ORANGE, first),
+                 _circles(index, first)]
+    return {"data": data, "layout": layout}
+
+
+@dataclass
+class PathsPanel:
+    """One sampler in a paths figure: its title, where its points landed (n, 2), a few of their paths (each
+    (k, 2), from x_T to x_0)."""
+
+    title: str
+    points: np.ndarray
+    paths: list[np.ndarray]
+
+
+def _paths_traces(index: int, panel: PathsPanel, data: np.ndarray, legend: bool) -> list[dict]:
+    """Data (grey), where the sampler's points landed (orange), a few paths from their x_T (black dots)."""
+    path_x, path_y = _joined(panel.paths)
+    starts = np.array([path[0] for path in panel.paths]) if panel.paths else np.zeros((0, 2))
+    return [_cloud(index, data, _("data"), "#bbbbbb", legend, 3.0, 0.6),
+            _cloud(index, panel.points, _("generated points"), ORANGE, legend, 3.0, 0.55),
+            _on(index, {"type": "scatter", "mode": "lines", "x": path_x, "y": path_y, "legendgroup": "paths",
+                        "name": _("paths from the same x<sub>T</sub>"), "showlegend": legend, "hoverinfo": "skip",
+                        "line": {"color": "#222", "width": 1}, "opacity": 0.75}),
+            _on(index, {"type": "scatter", "mode": "markers", "x": _round(starts[:, 0]), "y": _round(starts[:, 1]),
+                        "name": "x<sub>T</sub>", "legendgroup": "starts", "showlegend": legend, "hoverinfo": "skip",
+                        "marker": {"size": 7, "color": "#222", "symbol": "circle-open", "line": {"width": 2}}})]
+
+
+def paths_figure(panels: list[PathsPanel], data: np.ndarray, title: str) -> dict:
+    """Samplers side by side from the same x_T, over the data: where their points land and a few paths."""
+    layout = _figure_layout(title, 430)
+    traces = []
+    for index, (panel, x_domain) in enumerate(zip(panels, _columns(len(panels))), start=1):
+        layout.update(_plane_axes(index, x_domain, [0.0, 1.0]))
+        layout["annotations"].append(_panel_title(index, panel.title))
+        traces += _paths_traces(index, panel, data, index == 1)
+    return {"data": traces, "layout": layout}
+
+
+@dataclass
+class LossPanel:
+    """One network's training loss per step, titled with its objective."""
+
+    title: str
+    steps: list[int]
+    losses: list[float]
+    colour: str
+
+
+def _loss_traces(index: int, panel: LossPanel) -> list[dict]:
+    smooth = smoothed(panel.losses, min(200.0, max(5.0, len(panel.losses) / 50)))
+    every = max(1, len(panel.steps) // 800)
+    return [_on(index, {"type": "scatter", "mode": "lines", "x": panel.steps[::every],
+                        "y": _round(panel.losses[::every], 5), "showlegend": False, "hoverinfo": "skip",
+                        "line": {"color": "#c6dbef", "width": 1}}),
+            _on(index, {"type": "scatter", "mode": "lines", "x": panel.steps[::every],
+                        "y": _round(smooth[::every], 5), "name": panel.title, "showlegend": False,
+                        "line": {"color": panel.colour, "width": 3}})]
+
+
+def comparison_figure(losses: list[LossPanel], paths: list[PathsPanel], data: np.ndarray, title: str,
+                      empty: str) -> dict:
+    """Two networks side by side: their loss curves above (each on its own log axis, since the objectives'
+    scales differ) and their paths from the same x_T below. A panel with no steps or no points says `empty`."""
+    layout = _figure_layout(title, 660)
+    traces = []
+    for column, (loss, x_domain) in enumerate(zip(losses, _columns(2)), start=1):
+        x, y = _refs(column)
+        # the training steps need no title: their room goes to the paths' panels below
+        layout[_axis_key(x)] = {**AXIS, "domain": x_domain, "anchor": y}
+        layout[_axis_key(y)] = {**AXIS, "domain": [0.74, 1.0], "anchor": x, **_log_axis(loss.losses or [1.0])}
+        layout["annotations"].append(_panel_title(column, loss.title))
+        traces += _loss_traces(column, loss)
+        if not loss.steps:
+            layout["annotations"].append(_empty_note(column, empty))
+    for column, (panel, x_domain) in enumerate(zip(paths, _columns(2)), start=3):
+        layout.update(_plane_axes(column, x_domain, [0.0, 0.48]))
+        layout["annotations"].append(_panel_title(column, panel.title))
+        traces += _paths_traces(column, panel, data, column == 3)
+        if not len(panel.points):
+            layout["annotations"].append(_empty_note(column, empty))
+    return {"data": traces, "layout": layout}
+
+
+def _empty_note(index: int, text: str) -> dict:
+    x, y = _refs(index)
+    return {"text": text, "showarrow": False, "xref": f"{x} domain", "yref": f"{y} domain", "x": 0.5, "y": 0.5,
+            "font": {"size": 13, "color": "#555"}}
+
+
+# The fit-against-evaluations lines: colour by network and sampler family, dash by solver.
+FIT_STYLES = {"ddpm": (BLUE, "solid", "circle"), "ddim": (SKY, "solid", "square"),
+              "euler": (VERMILLION, "solid", "diamond"), "heun": (VERMILLION, "dash", "diamond-open"),
+              "flow_euler": (GREEN, "solid", "triangle-up"), "flow_heun": (GREEN, "dash", "triangle-up-open")}
+
+
+def sampler_names() -> dict[str, str]:
+    """What the lab calls each sampler of ddpm_core.lab2d.LAB_SAMPLERS, in the current language."""
+    return {"ddpm": _("DDPM (Algorithm 2)"), "ddim": "DDIM η = 0", "sde": _("reverse SDE"),
+            "euler": _("ε-network: ODE, Euler"), "heun": _("ε-network: ODE, Heun"),
+            "flow_euler": _("flow matching: ODE, Euler"), "flow_heun": _("flow matching: ODE, Heun")}
+
+
+def fit_figure(lines: dict[str, list[tuple[int, float, int]]], ticks: list[int], title: str) -> dict:
+    """Fit against network evaluations, log–log: per sampler, (NFE, sliced Wasserstein / noise floor, steps)
+    points joined by a line; the noise floor (1) and twice it marked. `ticks`: the NFE budgets."""
+    names = sampler_names()
+    data = []
+    for sampler, points in lines.items():
+        colour, dash, symbol = FIT_STYLES[sampler]
+        data.append({"type": "scatter", "mode": "lines+markers", "name": names[sampler],
+                     "x": [nfe for nfe, _ratio, _steps in points], "y": [round(r, 4) for _n, r, _s in points],
+                     "customdata": [steps for _n, _r, steps in points],
+                     "hovertemplate": names[sampler] + "<br>NFE %{x} · " + _("steps") + " %{customdata}<br>"
+                     + "%{y:.2f}×<extra></extra>",
+                     "line": {"color": colour, "dash": dash, "width": 2.5},
+                     "marker": {"symbol": symbol, "size": 9, "color": colour, "line": {"width": 2}}})
+    ratios = [r for points in lines.values() for _n, r, _s in points] or [1.0, 2.0]
+    top, bottom = max(max(ratios), 2.5), min(min(ratios) / 1.15, 0.8)  # a lucky sample can land below the floor
+    layout = _figure_layout(title, 560, 70)  # tall enough that the floor's and 2×'s labels clear each other
+    layout["margin"].update(l=64, r=10)
+    layout["xaxis"] = {**AXIS, "type": "log", "tickvals": ticks, "ticktext": [f"{t:,}" for t in ticks],
+                       "title": {"text": _("network evaluations (NFE)")}, "automargin": True,
+                       "range": [np.log10(min(ticks) / 1.5), np.log10(max(ticks) * 1.5)]}
+    layout["yaxis"] = {**AXIS, "type": "log", "title": {"text": _("distance ÷ noise floor")}, "automargin": True,
+                       "range": [np.log10(bottom), np.log10(top * 1.2)], "tickvals": _ratio_ticks(bottom, top),
+                       "ticktext": [f"{t:g}×" for t in _ratio_ticks(bottom, top)]}
+    # Six samplers' names beside the plot, not below it: a projector's larger type needs no more height for them.
+    layout["legend"] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+    layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": level, "y1": level,
+                         "line": {"color": colour, "width": 1.5, "dash": "dot"}}
+                        for level, colour in ((1, "#222"), (2, "#888"))]
+    levels = ((1, _("noise floor: data against fresh data")), (2, _("2× the floor")))
+    layout["annotations"] = [{"text": text, "xref": "paper", "x": 1, "xanchor": "right", "yref": "y",
+                              "y": np.log10(level), "yanchor": "bottom", "showarrow": False,
+                              "font": {"size": 12, "color": "#333"}} for level, text in levels]
+    return {"data": data, "layout": layout}
+
+
+def _ratio_ticks(bottom: float, top: float) -> list[float]:
+    return [t for t in (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if bottom <= t <= top * 1.2]

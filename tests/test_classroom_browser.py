@@ -21,7 +21,7 @@ TABS = [
     ("lab2d", ["#lab-forward", "#lab-train"]),
     ("train", ["#train-start", "#train-loss"]),
     ("sample", ["#sample-run", "#sample-live"]),
-    ("edit", ["#edit-run", "#edit-image"]),
+    ("edit", ["#edit-run", "#edit-live"]),
     ("evaluate", ["#eval-run", "#eval-terms"]),
 ]
 TAB_NAMES = {"en": ["Forward process", "2-D lab", "Train", "Sample", "Edit", "Evaluate"],

@@ -34,6 +34,8 @@ html.projector .ddpm-intro, html.projector .tab-intro { display: none; }
 html.projector .tab-actions { order: -1; }
 html.projector button[role="tab"] { font-size: 24px; font-weight: 600; padding: 2px 14px; line-height: 1.2; }
 html.projector button[role="tab"][aria-selected="true"] { border-bottom: 4px solid #0072B2; }
+/* A tall grid (one row per class) keeps its shape and stays above the fold. */
+html.projector #sample-live figure img { max-height: calc(100vh - 280px); object-fit: contain; }
 /* The views inside a tab (the 2-D lab's forward, loss, reverse, continuous time) a step smaller than the tabs. */
 html.projector .tabs .tabs button[role="tab"], html.projector #lab-views button[role="tab"] {
   font-size: 20px; padding: 2px 10px; }
@@ -55,7 +57,7 @@ JS = """
   const FONT = %(font)d;
   const on = () => document.documentElement.classList.contains('projector');
   // Each figure's own layout (as the server sent it) is remembered; projector mode scales its text and
-  // margins by FONT / its font size and caps its height at the window's below the header and tabs.
+  // margins by FONT / its font size and caps its height at the window's below the header and two rows of tabs (the 2-D lab's views).
   const fit = (gd) => {
     if (!window.Plotly || !gd.layout) return;
     if (gd._ddpmFigure !== gd.data) {  // a new figure from the server
@@ -75,7 +77,7 @@ JS = """
     gd._ddpmState = state;
     const o = gd._ddpmOriginal, scale = state === 'on' ? FONT / o.font : 1;
     const update = {'font.size': Math.round(o.font * scale)};
-    if (o.height) update.height = state === 'on' ? Math.min(o.height, Math.max(320, window.innerHeight - 140)) : o.height;
+    if (o.height) update.height = state === 'on' ? Math.min(o.height, Math.max(320, window.innerHeight - 172)) : o.height;
     ['t', 'b', 'l', 'r'].forEach((side) => {
       if (o.margin[side] !== undefined) update['margin.' + side] = Math.round(o.margin[side] * scale);
     });

@@ -21,6 +21,7 @@ from ddpm_core.sample import SampleConfig, SamplingRun, main, samples_uint8
 from ddpm_core.samplers import model_predictions
 from ddpm_core.train import TrainConfig, conditioned, train
 from ddpm_core.unet import UNet, UNetConfig
+from tests.test_unet import build
 
 CLASSES = ["cat", "dog", "owl"]
 TINY = UNetConfig(image_size=16, channels=1, base_channels=8, channel_mults=(1, 2), attention_resolutions=(8,),
@@ -30,13 +31,7 @@ T = 20
 
 def randomised(config: UNetConfig = TINY, seed: int = 0) -> UNet:
     """A conditional net whose zero-initialised layers are randomised, so labels and x reach the output."""
-    torch.manual_seed(seed)
-    model = UNet(config).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d) and not module.weight.any():
-                torch.nn.init.normal_(module.weight, std=0.05)
-    return model
+    return build(config, seed)
 
 
 def inputs(batch: int = 4, seed: int = 1):

@@ -3,7 +3,6 @@ continuous view's SDE and ODE samplers) and the flow-matching velocity, with one
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ddpm_core import lr_schedule
 from ddpm_core.diffusion import INDEX_X0, GaussianDiffusion, paper_t
 from ddpm_core.distances import sliced_wasserstein
 from ddpm_core.errors import UserError
@@ -61,10 +61,7 @@ class TrainProgress:
 
 def learning_rate(step: int, config: Train2DConfig) -> float:
     """Linear warm-up to `lr`, then cosine decay to zero at the last step."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return lr_schedule.learning_rate(step, config.lr, config.warmup_steps, config.steps, "cosine")
 
 
 def train_2d(model: DenoiserMLP, diffusion: GaussianDiffusion, data: torch.Tensor,

@@ -38,6 +38,7 @@ from ddpm_core.devices import pick_device
 from ddpm_core.errors import Message, UserError
 from ddpm_core.guidance import DEFAULT_GUIDANCE, DEFAULT_P_UNCOND, drop_labels, guided
 from ddpm_core.losses import PREDICTION_TYPES, simple_loss
+from ddpm_core.lr_schedule import LR_DECAYS, learning_rate
 from ddpm_core.metrics import MetricsLog
 from ddpm_core.samplers import sample
 from ddpm_core.schedules import SCHEDULES
@@ -68,6 +69,7 @@ class TrainConfig:
     holdout: float = 0.0  # share of the folder's images held out for evaluation (data.held_out picks them)
     conditional: bool = False  # learn ε_θ(x_t, t, c) with the folder's classes (its subfolders) as labels c
     p_uncond: float = DEFAULT_P_UNCOND  # conditional only: the share of labels dropped to ∅ (Ho & Salimans 2022)
+    lr_decay: str = "constant"  # after the warm-up: "constant" (the paper's) or "cosine" to zero at the last step
 
     def check(self) -> None:
         if self.preset not in PRESETS:
@@ -83,6 +85,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise UserError("train.precision_unknown", "unknown precision {precision!r}; choose one of {choices}",
                             precision=self.precision, choices=PRECISIONS)
+        if self.lr_decay not in LR_DECAYS:
+            raise UserError("train.lr_decay_unknown", "unknown learning-rate decay {decay!r}; choose one of {choices}",
+                            decay=self.lr_decay, choices=LR_DECAYS)
         if not 0 < self.lr <= 1 or not 0 <= self.ema_decay < 1 or not self.grad_clip > 0:
             raise UserError("train.optimiser_range", "need 0 < lr ≤ 1, 0 ≤ ema_decay < 1 and grad_clip > 0")
         if not 0 <= self.holdout <= 0.5:
@@ -144,9 +149,9 @@ def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=ema_with_warmup(decay))
 
 
-def warmup_lr(step: int, config: TrainConfig) -> float:
-    """Linear warm-up over `warmup_steps`, then constant (Ho et al. 2020, App. B)."""
-    return config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
+def step_lr(step: int, config: TrainConfig) -> float:
+    """The learning rate of 0-based `step`: linear warm-up, then constant or cosine decay (lr_schedule.py)."""
+    return learning_rate(step, config.lr, config.warmup_steps, config.steps, config.lr_decay)
 
 
 @functools.lru_cache(maxsize=1)
@@ -282,7 +287,7 @@ def train(config: TrainConfig, diffusion_config: DiffusionConfig, data_root, out
         for batch in _batches(data.dataset, config, step, rank, world):
             if step >= config.steps:
                 break
-            lr = warmup_lr(step, config)
+            lr = step_lr(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x0, labels = (batch, None) if torch.is_tensor(batch) else batch  # (B, C, H, W) and (B,) if conditional
@@ -372,6 +377,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--steps", type=int, default=None, help=f"total steps (default {d.steps})")
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--lr-decay", choices=LR_DECAYS, default=d.lr_decay,
+                   help="after the warm-up: constant (the paper's) or cosine decay to zero at the last step")
     p.add_argument("--ema-decay", type=float, default=d.ema_decay)
     p.add_argument("--prediction", choices=PREDICTION_TYPES, default=d.prediction)
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
@@ -409,7 +416,7 @@ def _configs(args) -> tuple[TrainConfig, DiffusionConfig, str]:
                          warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, prediction=args.prediction,
                          flip=not args.no_flip, save_every=args.save_every, seed=args.seed,
                          precision=args.precision, holdout=args.holdout, conditional=args.conditional,
-                         p_uncond=args.p_uncond)
+                         p_uncond=args.p_uncond, lr_decay=args.lr_decay)
     diffusion = DiffusionConfig(schedule=args.schedule, timesteps=args.timesteps, rescale=args.timesteps != 1000)
     return config, diffusion, args.data
 

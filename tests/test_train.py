@@ -68,6 +68,28 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(images, tmp_path):
         assert torch.equal(value, b.model.state_dict()[name]), name
 
 
+def test_cosine_decay_follows_its_schedule_is_recorded_and_resumes_exactly(images, tmp_path):
+    config = _config(steps=6, warmup_steps=2, lr_decay="cosine")
+    straight = train(config, DIFFUSION, images, tmp_path / "straight")
+    rates = [row["lr"] for row in read_metrics(tmp_path / "straight")]
+    # warm-up 1/2 and 2/2 of lr, then ½(1 + cos(π k/4)) of it for k = 0…3 steps after the warm-up
+    expected = [5e-4, 1e-3] + [1e-3 * 0.5 * (1 + np.cos(np.pi * k / 4)) for k in range(4)]
+    assert rates == pytest.approx(expected, rel=1e-12)
+    assert load_checkpoint(straight.checkpoint).config["training"]["lr_decay"] == "cosine"
+    calls = iter(range(100))
+    stopped = train(config, DIFFUSION, images, tmp_path / "split", should_stop=lambda: next(calls) == 2)
+    assert stopped.step == 3  # Stop after step 3, then Resume to the same 6 steps: the same schedule, the same weights
+    resumed = train(config, DIFFUSION, images, tmp_path / "split", resume=True)
+    assert resumed.step == 6 and resumed.fingerprint == straight.fingerprint
+
+
+def test_a_checkpoint_from_before_lr_decay_existed_reads_as_constant():
+    from ddpm_core.checkpoints import config_from_dict
+
+    saved = {k: v for k, v in vars(_config()).items() if k != "lr_decay"}
+    assert config_from_dict(TrainConfig, saved, "training").lr_decay == "constant"
+
+
 def test_should_stop_saves_and_stops(images, tmp_path):
     result = train(_config(steps=50, save_every=100), DIFFUSION, images, tmp_path,
                    should_stop=lambda: True)
@@ -115,6 +137,10 @@ def test_cli_trains_and_explains_errors(images, tmp_path):
         assert Image.open(tmp_path / f"samples_step{step}.png").size == (69, 69)
     empty = tmp_path / "empty"
     empty.mkdir()
+    cosine = _cli("--data", str(images), "--out", str(tmp_path / "cos"), "--steps", "3", "--lr-decay", "cosine",
+                  *CLI_ARGS)
+    assert cosine.returncode == 0, cosine.stderr
+    assert load_checkpoint(tmp_path / "cos" / "model.safetensors").config["training"]["lr_decay"] == "cosine"
     failed = _cli("--data", str(empty), "--out", str(tmp_path / "x"), "--steps", "2", *CLI_ARGS)
     assert failed.returncode == 2 and "error: No images found" in failed.stderr and "Traceback" not in failed.stderr
 

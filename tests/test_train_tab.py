@@ -12,6 +12,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from ddpm_core.checkpoints import load_checkpoint
+from ddpm_core.metrics import read_metrics
 from tests.conftest import ROOT, free_port
 from server import settings as deployment
 from server.catalogue import Catalogue
@@ -21,10 +22,12 @@ SCHEDULE = ("linear", 1000, 1e-4, 0.02, True, 0.008)  # schedule, T, β_1, β_T,
 
 
 def _settings(steps: int, preview_every: int = 10, run: str = "", size: int = 16, channels: int = 1,
-              preset: str = "tiny", batch: int = 8, conditional: bool = False, p_uncond: float = 0.1) -> tuple:
-    """The /train_start arguments after the data: size … run name, the schedule, then class-conditional and p_uncond."""
+              preset: str = "tiny", batch: int = 8, conditional: bool = False, p_uncond: float = 0.1,
+              lr_cosine: bool = False) -> tuple:
+    """The /train_start arguments after the data: size … run name, the schedule, then class-conditional, p_uncond and
+    the cosine decay."""
     return (size, channels, preset, batch, 1e-3, steps, 0.99, 0, False, preview_every, run, *SCHEDULE, conditional,
-            p_uncond)
+            p_uncond, lr_cosine)
 
 
 def _images(folder, n: int = 24):
@@ -92,6 +95,20 @@ def test_short_run_streams_loss_and_previews_and_saves_a_loadable_checkpoint(cli
     entries = Catalogue(deployment.load()).runs(None)  # local mode: the runs folder (DDPM_RUNS_DIR)
     assert [(checkpoint_view.label(e), e.path) for e in entries] == [
         ("bars-30 · step 30 · 16×16 grey · tiny (trained here)", runs / "bars-30" / "model.safetensors")]
+
+
+def test_the_cosine_switch_decays_the_learning_rate_to_zero(client, tmp_path, runs):
+    data = _images(tmp_path / "bars")
+    settings = _settings(204, preview_every=0, run="cos", batch=4, lr_cosine=True)
+    assert "Finished run cos at step 204" in _status(list(client.submit(str(data), None, *settings,
+                                                                        api_name="/train_start"))[-1])
+    assert load_checkpoint(runs / "cos" / "model.safetensors").config["training"]["lr_decay"] == "cosine"
+    rates = [row["lr"] for row in read_metrics(runs / "cos")]  # the tab warms up over 200 steps, then 4 of cosine
+    expected = [1e-3 * (s + 1) / 200 for s in range(200)] + [1e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in range(4)]
+    assert rates == pytest.approx(expected)
+    settings = _settings(2, preview_every=0, run="constant", batch=4)
+    list(client.submit(str(data), None, *settings, api_name="/train_start"))
+    assert load_checkpoint(runs / "constant" / "model.safetensors").config["training"]["lr_decay"] == "constant"
 
 
 @pytest.mark.parametrize("contents,message", [

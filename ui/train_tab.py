@@ -90,6 +90,7 @@ class TrainForm:
     diffusion: DiffusionConfig
     conditional: bool = False  # one class per subfolder of the data (last: the API's older calls leave it out)
     p_uncond: object = DEFAULT_P_UNCOND  # the share of labels dropped to the null class, when conditional
+    lr_cosine: bool = False  # cosine decay of the learning rate to zero at the last step, after the warm-up
 
 
 @dataclass(frozen=True)
@@ -449,7 +450,8 @@ class TrainTab:
                              ema_decay=number(form.ema_decay, "EMA decay"), flip=bool(form.flip),
                              seed=integer(form.seed, "Seed", 0, SEED_MAX), conditional=conditional,
                              # hidden when unticked: whatever it holds then is not this run's
-                             p_uncond=number(form.p_uncond, "p_uncond") if conditional else DEFAULT_P_UNCOND)
+                             p_uncond=number(form.p_uncond, "p_uncond") if conditional else DEFAULT_P_UNCOND,
+                             lr_decay="cosine" if form.lr_cosine else "constant")
         config.check()
         preset(form.preset, config.image_size, config.channels).check()  # e.g. a size the U-Net cannot halve
         return config
@@ -685,6 +687,8 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
                                               precision=0, minimum=0, elem_id="train-preview-every")
                 flip = gr.Checkbox(False, label=L("Random horizontal flips (not for digits or text)"),
                                    elem_id="train-flip")
+                lr_cosine = gr.Checkbox(False, label=L("Cosine decay of the learning rate to zero at the last step"),
+                                        elem_id="train-cosine")
             run_name = gr.Dropdown([], value=None, allow_custom_value=True, label=L("Run name"),
                                    info=L("Blank: a new name. Pick an earlier run to Resume it."), elem_id="train-run")
             with gr.Row(elem_classes="tab-actions"):
@@ -710,7 +714,7 @@ def build(demo: gr.Blocks, session: gr.State, catalogue: Catalogue) -> TrainTab:
     start_form = Form(TrainForm, path=path, files=files, image_size=image_size, channels=channels, preset=preset_name,
                       batch_size=batch_size, lr=lr, steps=steps, ema_decay=ema, seed=seed, flip=flip,
                       preview_every=preview_every, run_name=run_name, diffusion=controls, conditional=conditional,
-                      p_uncond=p_uncond)
+                      p_uncond=p_uncond, lr_cosine=lr_cosine)
     resume_form = Form(ResumeForm, path=path, files=files, steps=steps, preview_every=preview_every, run_name=run_name)
     training = dict(outputs=[loss_plot, status, preview, data_info, session], preprocess=False, concurrency_id="train",
                     concurrency_limit=settings.max_concurrent_runs, show_progress="minimal", show_progress_on=[status])

@@ -137,6 +137,7 @@ def _safe_entries(archive: Path, limits: UploadLimits, copied: int) -> list[tupl
         seen.add(relative.lower())
         chosen.append((info, relative))
         total += info.file_size
+    chosen = _without_shared_top_folder(chosen)
     if copied + len(chosen) > limits.max_files:
         raise UploadError("upload.zip_too_many_images", "'{name}' holds {count:,} images (plus {copied:,} uploaded "
                           "beside it); at most {limit:,} are accepted here.", name=archive.name, count=len(chosen),
@@ -146,6 +147,15 @@ def _safe_entries(archive: Path, limits: UploadLimits, copied: int) -> list[tupl
                           "{limit_mb:,.1f} MB are accepted here.", name=archive.name, mb=total / 2**20,
                           limit_mb=limits.max_unzipped_bytes / 2**20)
     return chosen
+
+
+def _without_shared_top_folder(entries: list[tuple[zipfile.ZipInfo, str]]) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Drop the folders every image sits under: a zip of a folder `digits/` holds `digits/0/…`, `digits/1/…`, and the
+    images, with `0`, `1`, … as their classes (ImageFolder's layout), are what the user meant, not one class `digits`."""
+    while entries and all("/" in relative for _, relative in entries) \
+            and len({relative.split("/", 1)[0] for _, relative in entries}) == 1:
+        entries = [(info, relative.split("/", 1)[1]) for info, relative in entries]
+    return entries
 
 
 def _check_entry(archive: Path, info: zipfile.ZipInfo, limits: UploadLimits) -> str | None:

@@ -56,8 +56,34 @@ def test_images_and_a_zip_with_nested_folders_keep_only_images(workspace):
     })
     folder = collect_uploads([uploads / "a.PNG", uploads / "b.jpeg", uploads / "notes.txt", archive], dest)
     assert folder == dest
-    assert _files_under(dest) == ["a.PNG", "b.jpeg", "digits/0/x.png", "digits/1/y.Png"]
+    # every image of the zip sits under digits/: that folder is dropped, and its subfolders are the classes
+    assert _files_under(dest) == ["0/x.png", "1/y.Png", "a.PNG", "b.jpeg"]
     assert load_image_folder(dest, 16, channels=1).num_images == 4
+
+
+@pytest.mark.parametrize("entries,expected", [
+    ({"digits/0/a.png": 1, "digits/1/b.png": 2, "digits/1/c.png": 3},
+     ["0/a.png", "1/b.png", "1/c.png"]),  # a zipped class folder: its classes at the top
+    ({"home/me/digits/0/a.png": 1, "home/me/digits/1/b.png": 2, "home/me/notes.txt": 0},
+     ["0/a.png", "1/b.png"]),  # every shared folder goes, however deep; other files do not count
+    ({"0/a.png": 1, "1/b.png": 2}, ["0/a.png", "1/b.png"]),  # classes already at the top
+    ({"digits/0/a.png": 1, "more/b.png": 2}, ["digits/0/a.png", "more/b.png"]),  # no folder shared by all
+    ({"digits/0/a.png": 1, "digits/b.png": 2}, ["0/a.png", "b.png"]),  # one image beside the class folder
+    ({"set/a.png": 1, "set/b.png": 2}, ["a.png", "b.png"]),  # a plain folder of images
+])
+def test_a_folder_shared_by_every_image_of_the_zip_is_dropped(workspace, entries, expected):
+    uploads, dest = workspace
+    archive = _zip(uploads / "data.zip", {name: _png_bytes(value * 40) if name.endswith(".png") else b"text"
+                                          for name, value in entries.items()})
+    assert _files_under(collect_uploads([archive], dest)) == expected
+
+
+def test_a_zipped_folder_of_class_folders_trains_with_those_classes(workspace):
+    uploads, dest = workspace
+    archive = _zip(uploads / "digits.zip", {f"digits/{k}/{i}.png": _png_bytes(20 * k + i) for k in range(3)
+                                            for i in range(2)})
+    data = load_image_folder(collect_uploads([archive], dest), 16, channels=1, conditional=True)
+    assert data.classes.names == ("0", "1", "2") and data.num_images == 6
 
 
 def _jpeg() -> bytes:

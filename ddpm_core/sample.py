@@ -258,12 +258,13 @@ class SamplingRun:
 
 
 def describe(config: SampleConfig, count: int) -> Message:
-    """'DDIM η = 0, 50 steps' and the like (', class 3, w = 2' with a class), as a coded message (str() gives
-    the English)."""
+    """'DDIM η = 0, 50 steps' and the like (', class 3, w = 2' or ', one row of 6 per class, w = 2' with a class), as
+    a coded message (str() gives the English)."""
     sampler = _describe_sampler(config, count)
     if config.label is None:
         return sampler
-    classes = (Message("sample.describe_all_classes", "one row per class") if config.label == ALL_CLASSES
+    classes = (Message("sample.describe_all_classes", "one row of {n:,} per class", {"n": config.n})
+               if config.label == ALL_CLASSES
                else Message("sample.describe_class", "class {name}", {"name": config.label}))
     return Message("sample.describe_guided", "{sampler}, {classes}, w = {w:g}",
                    {"sampler": sampler, "classes": classes, "w": config.guidance_scale})

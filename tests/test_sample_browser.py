@@ -270,7 +270,7 @@ def test_the_default_conditional_model_draws_one_row_per_digit(page: Page, app_u
     configure(page, "DDIM", 25, 40)  # 40 images among 10 classes: 4 of each
     page.locator("#sample-run").click()
     expect_done(page, 25)
-    expect(page.locator(HEAD)).to_contain_text("DDIM η = 0, 25 steps, one row per class, w = 2")
+    expect(page.locator(HEAD)).to_contain_text("DDIM η = 0, 25 steps, one row of 4 per class, w = 2")
     x_t = page.locator("#sample-live .live-panels img").first.get_attribute("src")
     assert _png_shape(x_t) == (10 * 17 + 1, 4 * 17 + 1), "ten rows (one per digit) of four 16×16 digits"
     page.wait_for_function("() => { const im = document.querySelector('#sample-final img');"

@@ -63,7 +63,7 @@ def test_one_row_per_class_shares_the_images_among_the_classes_and_lays_them_out
     *_, last = run.frames()
     grid = image_grid(last.step.prev_sample, run.grid_columns)
     assert grid.shape[:2] == (3 * 17 + 1, 2 * 17 + 1)  # 3 rows of 2, 1-pixel gaps
-    assert str(describe(config, run.count)) == "DDIM η = 0, 5 steps, one row per class, w = 2"
+    assert str(describe(config, run.count)) == "DDIM η = 0, 5 steps, one row of 2 per class, w = 2"
 
 
 @pytest.mark.parametrize("klass, label", [("two", "two"), (checkpoint_view.NO_CLASS, None)])
@@ -81,7 +81,7 @@ def test_an_unconditional_checkpoint_ignores_the_class_picker(tab):
 def test_a_sampled_class_run_streams_to_one_grid_of_one_row_per_class(tab, folder):
     session = Session()
     updates = list(tab.sample(_form(n=6), session))
-    assert "Done: 5 steps" in _text(updates[-1][0]) and "one row per class, w = 2" in _text(updates[-1][0])
+    assert "Done: 5 steps" in _text(updates[-1][0]) and "one row of 2 per class, w = 2" in _text(updates[-1][0])
     result = session.state(SampleState).result
     assert result.final.shape[:2] == (3 * 17 + 1, 2 * 17 + 1)
     # The same run in the core, from the same seed: the same pixels.

@@ -6,6 +6,8 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from ddpm_core.checkpoints import load_checkpoint
+
 LOSS = "#train-loss .js-plotly-plot"
 
 
@@ -34,6 +36,7 @@ def test_a_short_run_shows_loss_progress_and_samples(page: Page, app_url, artifa
     _set_number(page, "#train-steps input", 40)
     page.get_by_text("More settings").click()
     _set_number(page, "#train-preview-every input", 10)
+    page.locator("#train-cosine input").check()  # the learning rate decays to zero at step 40
     expect(page.locator("#train-preset")).to_contain_text(re.compile(r"tiny: [\d.]+ M parameters · about .* per 100 "
                                                                      r"steps here \(batch 8, 16×16 grey\)"),
                                                          timeout=30_000)  # measured once per setting, maybe queued
@@ -55,7 +58,8 @@ def test_a_short_run_shows_loss_progress_and_samples(page: Page, app_url, artifa
     expect(page.locator("#train-checkpoints")).to_contain_text("step 40 · 16×16 grey · tiny")
     run = page.locator("#train-run input")
     expect(run).to_have_value(re.compile(r"tiny-16px-\d{8}-\d{6}"))
-    assert (tmp_path / "runs" / run.input_value() / "model.safetensors").exists()
+    saved = load_checkpoint(tmp_path / "runs" / run.input_value() / "model.safetensors")
+    assert saved.step == 40 and saved.config["training"]["lr_decay"] == "cosine"
     page.screenshot(path=str(artifacts / "train_tab.png"), full_page=True)
 
     # The finished run is offered on the Sample tab, and sampling it works.

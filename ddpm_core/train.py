@@ -378,7 +378,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help=f"total steps (default {d.steps})")
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--lr-decay", choices=LR_DECAYS, default=d.lr_decay,
-                   help="after the warm-up: constant (the paper's) or cosine decay to zero at the last step")
+                   help="after the warm-up: constant (the paper's) or cosine decay to zero at the last step (--resume with "
+                        "more --steps stretches the cosine over the new total)")
     p.add_argument("--ema-decay", type=float, default=d.ema_decay)
     p.add_argument("--prediction", choices=PREDICTION_TYPES, default=d.prediction)
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")

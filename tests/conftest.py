@@ -118,6 +118,24 @@ def autograd_left_on():
         pytest.fail("this test left autograd disabled in the test thread")
 
 
+def fill_number(box, value) -> None:
+    """Type a value into a Gradio number box (a Playwright Locator) and press Enter, until the box shows it.
+
+    Retried: a box inside an accordion that was just opened can still be mounting when the first fill
+    lands, and the mount then writes the component's stored value back over it (seen in CI)."""
+    from playwright.sync_api import expect
+    box.wait_for(state="visible")
+    for _ in range(3):
+        box.fill(str(value))
+        box.press("Enter")
+        try:
+            expect(box).to_have_value(str(value), timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(box).to_have_value(str(value))
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")

@@ -98,7 +98,7 @@ def test_w_one_is_the_conditional_prediction_and_w_zero_the_unconditional():
 
 def test_guidance_of_an_x0_network_is_guidance_of_the_eps_it_stands_for():
     """x̂_0 is affine in ε at fixed x_t and t and the weights (1 − w, w) sum to 1, so mixing x̂_0's mixes ε's."""
-    network, (x, t, labels) = randomised(), inputs()
+    network, (x, _, labels) = randomised(), inputs()
     diffusion = DiffusionConfig(timesteps=T).build()
     w, step = 3.0, 11
     with torch.no_grad():

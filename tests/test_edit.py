@@ -20,7 +20,7 @@ from ddpm_core import edit as edit_module
 from ddpm_core.checkpoints import load_checkpoint, save_checkpoint
 from ddpm_core.config import DiffusionConfig
 from ddpm_core.diffusion import INDEX_X0, index_of
-from ddpm_core.edit import (Chain, EditConfig, check_mask, descent, edit, edit_frames, edit_model, load_for_model,
+from ddpm_core.edit import (Chain, EditConfig, descent, edit, edit_frames, edit_model, load_for_model,
                             load_pair, mask_tensor, repaint_moves, sdedit, _walk)
 from ddpm_core.errors import UserError
 from ddpm_core.images import ImageError

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from conftest import ROOT
+from conftest import ROOT, fill_number
 from ddpm_core import edit as core
 from ddpm_core.images import to_uint8
 
@@ -51,9 +51,7 @@ def wait_for_new(page: Page, selector: str, old: str) -> None:
 
 
 def set_number(page: Page, selector: str, value) -> None:
-    box = page.locator(f"{selector} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
+    fill_number(page.locator(f"{selector} input[type=number]"), value)
 
 
 def test_a_drawn_digit_is_turned_into_a_clean_one(page: Page, app_url, artifacts):

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from conftest import ASSETS
+from conftest import ASSETS, fill_number
 
 # Server round trips (and KaTeX/plotly re-renders) on a 2-core machine can take a few seconds.
 expect.set_options(timeout=15_000)
@@ -91,9 +91,7 @@ def wait_for_plots_at(page: Page, t: int) -> None:
 
 
 def set_number(page: Page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
+    fill_number(page.locator(f"#{elem_id} input[type=number]"), value)
 
 
 # ---- tests -------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import fill_number
+
 FORWARD = "#lab-forward .js-plotly-plot"
 REVERSE = "#lab-reverse .js-plotly-plot"
 
@@ -26,17 +28,7 @@ def _open_lab(page: Page, app_url: str) -> None:
 
 def _set_training_steps(page: Page, steps: int, language: str = "en") -> None:
     page.get_by_text({"en": "Training settings", "ko": "학습 설정"}[language]).click()
-    box = page.locator("#lab-steps input[type=number]")
-    expect(box).to_be_visible()
-    for _ in range(3):  # the accordion's content may still be mounting when the first fill lands
-        box.fill(str(steps))
-        box.press("Enter")
-        try:
-            expect(box).to_have_value(str(steps), timeout=3_000)
-            return
-        except AssertionError:
-            continue
-    expect(box).to_have_value(str(steps))
+    fill_number(page.locator("#lab-steps input[type=number]"), steps)
 
 
 def test_forward_animation_plays_and_its_slider_follows(page: Page, app_url, artifacts):

@@ -18,9 +18,10 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
+
+from conftest import fill_number
 
 # Server round trips and sampling on a 2-core machine that may be busy with other work.
 expect.set_options(timeout=20_000)
@@ -75,10 +76,7 @@ def open_sample_tab(page: Page, app_url: str, checkpoint: str = "digits (bundled
 
 
 def set_number(page: Page, selector: str, value: int) -> None:
-    box = page.locator(selector)
-    box.fill(str(value))
-    box.press("Enter")
-    expect(box).to_have_value(str(value))
+    fill_number(page.locator(selector), value)
 
 
 def configure(page: Page, sampler: str, steps: int, images: int) -> None:

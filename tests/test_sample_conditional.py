@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from ddpm_core.animation import image_grid
 from ddpm_core.checkpoints import load_checkpoint, save_checkpoint

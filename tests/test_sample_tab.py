@@ -1,6 +1,5 @@
 """The Sample tab through gradio_client: a streamed run that matches the core, Stop, exports, and bad input."""
 
-import io
 import re
 import time
 

@@ -7,15 +7,13 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from ddpm_core.checkpoints import load_checkpoint
+from conftest import fill_number
 
 LOSS = "#train-loss .js-plotly-plot"
 
 
 def _set_number(page: Page, selector: str, value: int) -> None:
-    box = page.locator(selector)
-    box.fill(str(value))
-    box.press("Enter")
-    expect(box).to_have_value(str(value))
+    fill_number(page.locator(selector), value)
 
 
 def test_a_short_run_shows_loss_progress_and_samples(page: Page, app_url, artifacts, tmp_path, monkeypatch):

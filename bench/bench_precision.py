@@ -51,7 +51,7 @@ def main() -> None:
             seconds, loss = run(precision, args.steps, out)
             print(f"{precision}: {args.steps} steps in {seconds:.0f} s ({args.steps / seconds:.1f} steps/s); "
                   f"mean loss over the last {args.steps // 4} steps {loss:.4f}")
-            print(f"      {'set':<20}{'n':>5}  confidence  sure ≥0.9  class H (bits)   Fréchet")
+            print(f"      {'set':<20}{'n':>5}  confidence  sure ≥0.9  class H (bits)  balance p   Fréchet  balanced")
             print(f"      {metric(out / 'model.safetensors')}")
 
 

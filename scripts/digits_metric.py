@@ -20,9 +20,29 @@ On a set of images X (N, 1, 16, 16) in [−1, 1] it reports
   those of `reference`: ‖μ_X − μ_R‖² + Tr(Σ_X + Σ_R − 2 (Σ_X Σ_R)^½) (Heusel et al. 2017, Eq. 6).
   The estimate is biased upwards for small sets, so every row is computed at the size of `check`:
   larger sets are scored as the mean over random subsets of that size.
+- balanced Fréchet: the same, over random subsets that hold as many images of each digit (as the
+  classifier reads them; the real rows by their labels) as `check` does; n/a when X has too few of a digit.
+- balance p: how well the histogram of predicted digits fits the digits' own class shares (Pearson's
+  χ² test, 9 degrees of freedom); a small p (say below 0.01) means the model draws some digits too
+  often, a large one that the histogram is as even as random draws from the data would make it.
 
-Rows: the model's samples (with --checkpoint), the real `check` digits (floor), the `check` digits
-blurred (a sanity ceiling: right layout, no strokes) and Gaussian noise clipped to [−1, 1] (ceiling).
+Why the two Fréchet columns. The features cluster by digit, so at this size (~180 images) the plain
+figure is dominated by how many of each digit a set happens to hold. `check` holds exactly its share of
+every digit (the split is made per class) and scores ~30, but any set drawn at random, as an unconditional
+model draws, holds a binomial number of each (±4 around 18) and cannot: 500 real training digits drawn at
+random and scored exactly as samples are score 52.9 on the plain figure (sd 6.6 over 10 draws) and 33.3
+balanced (sd 3.9); the row `real (train)` below. The balanced column compares like with like, how well each
+digit is drawn, and `balance p` reports the class mix apart.
+
+Samples are drawn with Algorithm 2 over every step of the chain unless --steps respaces it to fewer: faster, but
+the bundled digits models' samples then score worse (digits.safetensors: balanced Fréchet 37.0 at 250 steps,
+32.5 at all 1,000).
+
+Rows: the model's samples (with --checkpoint), the real `check` digits (floor), 500 real training digits drawn
+at random and scored exactly like samples, the mean of 10 such draws (what a perfect unconditional model would get,
+up to the classifier having trained on them; the sd over the draws, printed below the table, is the spread of any
+figure of 500 samples), the `check` digits blurred (a sanity ceiling: right layout, no strokes) and Gaussian
+noise clipped to [−1, 1] (ceiling).
 Read the columns together: like most classifiers this one is fairly sure of some noise images, and
 only the Fréchet distance separates blur and noise from digits by orders of magnitude.
 
@@ -33,15 +53,16 @@ unconditional model, its null class; 1 the plain conditional one), and scored as
   (at w = 0 the label is ignored, so about 10 %: chance).
 The w = 0 row is the null class's unconditional samples, the figures to compare with an unconditional model.
 --curve RUN_DIR scores every `model_step*.safetensors` a run kept (`--keep-every` in ddpm_core.train) at w = 0
-and the app's default w, against the wall minutes `metrics.jsonl` recorded at that step.
+and the app's default w (or the --guidance-scales given), against the wall minutes `metrics.jsonl` recorded at
+that step.
 
 Usage (from the repository root):
     python scripts/digits_metric.py                                   # reference rows only
     python scripts/digits_metric.py --checkpoint checkpoints/digits.safetensors \\
-        [--n 500] [--steps 250] [--seed 0] [--grid samples.png] [--device cpu]
+        [--n 500] [--steps 1000] [--seed 0] [--grid samples.png] [--device cpu]
     python scripts/digits_metric.py --checkpoint checkpoints/digits_classes.safetensors \\
         [--per-class 50] [--guidance-scales 0,1,2,4] [--grid rows.png] [--json figures.json]
-    python scripts/digits_metric.py --curve runs/digits_classes [--per-class 20] [--steps 100]
+    python scripts/digits_metric.py --curve runs/digits_classes [--per-class 50] [--steps 1000] [--guidance-scales 0]
     python scripts/digits_metric.py --save-classifier checkpoints/digits_classifier.safetensors
 """
 
@@ -52,9 +73,10 @@ import json
 import math
 import re
 import shlex
+import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -75,6 +97,7 @@ CLASSIFIER_SEED = 0  # fixed, so the yardstick is the same whatever --seed sampl
 SURE = 0.9  # a "clearly recognisable" image: the classifier gives its digit at least this probability
 FD_SUBSETS = 20
 GUIDANCE_SCALES = (0.0, 1.0, 2.0, 4.0)
+REAL_AT_RANDOM, REAL_DRAWS = 500, 10  # real digits drawn the way a model draws samples, scored like them
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -238,6 +261,32 @@ def frechet_at_size(features: torch.Tensor, reference: tuple[torch.Tensor, torch
     return sum(frechet_distance(*feature_stats(features[p]), *reference) for p in picks) / subsets
 
 
+def balanced_frechet(features: torch.Tensor, classes: torch.Tensor, reference: tuple[torch.Tensor, torch.Tensor],
+                     counts: torch.Tensor, subsets: int = FD_SUBSETS, seed: int = 0) -> float:
+    """Mean Fréchet distance to reference (μ, Σ) of random subsets of `features` (N, D) that hold `counts[k]` rows of
+    each class k (`classes` (N,)); nan if some class has fewer rows than that."""
+    members = [torch.nonzero(classes == k).flatten() for k in range(len(counts))]
+    if any(len(m) < int(c) for m, c in zip(members, counts)):
+        return math.nan
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for _ in range(subsets):
+        pick = torch.cat([m[torch.randperm(len(m), generator=generator)[:int(c)]] for m, c in zip(members, counts)])
+        total += frechet_distance(*feature_stats(features[pick]), *reference)
+    return total / subsets
+
+
+def class_balance_p(predictions: torch.Tensor, shares: torch.Tensor) -> float:
+    """p-value of Pearson's χ² test that `predictions` (N,) were drawn with the class `shares` (K,):
+    χ² = Σ_k (n_k − N s_k)² / (N s_k), and p = P(χ²_{K−1} ≥ χ²) = Q((K − 1)/2, χ²/2), the regularised upper
+    incomplete gamma function."""
+    shares = shares.double() / shares.sum()
+    expected = len(predictions) * shares
+    observed = torch.bincount(predictions.flatten(), minlength=len(shares)).double()
+    chi2 = ((observed - expected).square() / expected).sum()
+    return float(torch.special.gammaincc(torch.tensor((len(shares) - 1) / 2, dtype=torch.float64), chi2 / 2))
+
+
 @dataclass(frozen=True)
 class Scores:
     """The metric of one image set; see the module docstring."""
@@ -247,20 +296,29 @@ class Scores:
     sure: float
     class_entropy: float
     frechet: float
+    balanced_frechet: float  # nan when the set holds too few of some digit
+    balance_p: float
 
 
 class DigitsMetric:
-    """The trained classifier and the reference statistics: score(images) → Scores."""
+    """The trained classifier, the reference statistics and the class counts of `check`: score(images) → Scores.
 
-    def __init__(self, model: DigitClassifier, reference: Digits, size: int):
-        self.model, self.size = model, size
+    `shares` are the digits' class shares in the data (the expected histogram of an unconditional model)."""
+
+    def __init__(self, model: DigitClassifier, reference: Digits, check: Digits, shares: torch.Tensor):
+        self.model, self.size, self.shares = model, len(check), shares
+        self.counts = torch.bincount(check.labels, minlength=NUM_CLASSES)
         self.reference = feature_stats(features_and_probabilities(model, reference.images)[0])
 
-    def score(self, images: torch.Tensor) -> Scores:
+    def score(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> Scores:
+        """The figures of `images`; balanced by their `labels` if given (real digits), else by predicted class."""
         features, probs = features_and_probabilities(self.model, images)
-        return Scores(len(images), mean_confidence(probs), sure_share(probs),
-                      class_entropy_bits(probs.argmax(dim=1)),
-                      frechet_at_size(features, self.reference, self.size))
+        predictions = probs.argmax(dim=1)
+        return Scores(len(images), mean_confidence(probs), sure_share(probs), class_entropy_bits(predictions),
+                      frechet_at_size(features, self.reference, self.size),
+                      balanced_frechet(features, predictions if labels is None else labels, self.reference,
+                                       self.counts),
+                      class_balance_p(predictions, self.shares))
 
 
 # --------------------------------------------------------------------------------------- baselines
@@ -276,6 +334,18 @@ def blurred_images(images: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
     from torchvision.transforms.v2 import functional as TF
 
     return TF.gaussian_blur(images, kernel_size=[9, 9], sigma=[sigma, sigma])
+
+
+def real_at_random(metric: "DigitsMetric", train: Digits, draws: int, seed: int) -> tuple[Scores, tuple[float, float]]:
+    """The mean Scores of `draws` sets of REAL_AT_RANDOM digits drawn at random from `train` and scored as samples
+    are (classes as predicted), and the sd over the draws of the plain and balanced Fréchet distances."""
+    generator = torch.Generator().manual_seed(seed)
+    scores = [metric.score(train.images[torch.randperm(len(train), generator=generator)[:REAL_AT_RANDOM]])
+              for _ in range(draws)]
+    mean = Scores(*(statistics.fmean(getattr(s, f.name) for s in scores) for f in fields(Scores)))
+    spread = tuple(float(torch.tensor([getattr(s, name) for s in scores]).std())  # nan if a draw's is nan
+                   for name in ("frechet", "balanced_frechet"))
+    return replace(mean, n=REAL_AT_RANDOM), spread
 
 
 # --------------------------------------------------------------------------------------- sampling
@@ -357,19 +427,27 @@ def save_grid(images: torch.Tensor, path: str, columns: int = 20, zoom: int = 4)
 
 def format_guidance_table(rows: list[GuidedScores]) -> str:
     head = "".join(f"{k:>6}" for k in range(NUM_CLASSES))
-    lines = [f"{'w':>5}{'accuracy':>10}{'lowest':>8}{head}{'confidence':>12}{'Fréchet':>10}{'seconds':>9}"]
+    lines = [f"{'w':>5}{'accuracy':>10}{'lowest':>8}{head}{'confidence':>12}{'Fréchet':>10}{'balanced':>10}"
+             f"{'seconds':>9}"]
     for r in rows:
         cells = "".join(f"{float(a):>6.0%}" for a in r.per_class)
         lines.append(f"{r.w:>5g}{r.accuracy:>10.1%}{float(r.per_class.min()):>8.0%}{cells}{r.scores.confidence:>12.3f}"
-                     f"{r.scores.frechet:>10.2f}{r.seconds:>9.0f}")
+                     f"{r.scores.frechet:>10.2f}{_figure(r.scores.balanced_frechet):>10}{r.seconds:>9.0f}")
     return "\n".join(lines)
 
 
+def _figure(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
 def format_table(rows: list[tuple[str, Scores]]) -> str:
-    lines = [f"{'set':<28}{'n':>6}{'confidence':>12}{'sure ≥0.9':>11}{'class H (bits)':>16}{'Fréchet':>10}"]
+    lines = [f"{'set':<28}{'n':>6}{'confidence':>12}{'sure ≥0.9':>11}{'class H (bits)':>16}{'balance p':>11}"
+             f"{'Fréchet':>10}{'balanced':>10}"]
     for name, s in rows:
         lines.append(f"{name:<28}{s.n:>6}{s.confidence:>12.3f}{s.sure:>11.1%}{s.class_entropy:>16.3f}"
-                     f"{s.frechet:>10.2f}")
+                     f"{s.balance_p:>11.3g}{s.frechet:>10.2f}{_figure(s.balanced_frechet):>10}")
+    if any(math.isnan(s.balanced_frechet) for _, s in rows):
+        lines.append("n/a: the set holds fewer images of some digit than check does, so no balanced subset exists")
     return "\n".join(lines)
 
 
@@ -379,12 +457,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=500, help="samples to draw (default 500)")
     parser.add_argument("--per-class", type=int, default=50,
                         help="a conditional checkpoint: samples of each digit at each guidance scale (default 50)")
-    parser.add_argument("--guidance-scales", default=",".join(f"{w:g}" for w in GUIDANCE_SCALES),
-                        help="a conditional checkpoint: the w to score, comma-separated (default 0,1,2,4)")
+    parser.add_argument("--guidance-scales",
+                        help="a conditional checkpoint: the w to score, comma-separated (default 0,1,2,4; "
+                             f"with --curve 0,{DEFAULT_GUIDANCE:g}: the null class and the app's default w)")
     parser.add_argument("--curve", metavar="RUN_DIR",
                         help="score the model_step*.safetensors a run kept, against its wall minutes")
     parser.add_argument("--json", help="also write the figures as JSON")
-    parser.add_argument("--steps", type=int, default=250, help="respaced sampling steps (default 250 of T)")
+    parser.add_argument("--steps", type=int,
+                        help="respaced sampling steps (default: all T, Algorithm 2 exactly; fewer are faster, "
+                             "and the bundled models' samples score worse with them)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and the noise row")
     parser.add_argument("--grid", help="also save the first 200 samples as a PNG grid here")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -396,9 +477,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _guidance_rows(metric: DigitsMetric, args) -> tuple[list[tuple[str, Scores]], dict]:
     """A conditional checkpoint's guidance table (printed), its w = 0 row as the null class's samples, and JSON."""
     checkpoint = load_digits_checkpoint(args.checkpoint, args.device)
-    scales = [float(w) for w in args.guidance_scales.split(",")]
+    scales = _scales(args, GUIDANCE_SCALES)
     rows, samples = score_guidance(metric, checkpoint, scales, args.per_class, args.steps, args.seed, args.device)
-    print(f"{args.per_class} samples of each digit, {args.steps} respaced steps, at each w:")
+    print(f"{args.per_class} samples of each digit, {_steps_text(args.steps)}, at each w:")
     print(format_guidance_table(rows))
     if args.grid:
         shown = DEFAULT_GUIDANCE if DEFAULT_GUIDANCE in samples else scales[-1]
@@ -408,9 +489,19 @@ def _guidance_rows(metric: DigitsMetric, args) -> tuple[list[tuple[str, Scores]]
         print(f"wrote {args.grid}: one row per digit, w = {shown:g}")
     table = [(f"samples, w = {r.w:g}" + (" (null class)" if r.w == 0 else ""), r.scores) for r in rows]
     record = {"guidance": [{"w": r.w, "accuracy": r.accuracy, "per_class": r.per_class.tolist(),
-                            "confidence": r.scores.confidence, "frechet": r.scores.frechet, "seconds": r.seconds}
+                            "confidence": r.scores.confidence, "frechet": r.scores.frechet,
+                            "balanced_frechet": r.scores.balanced_frechet, "balance_p": r.scores.balance_p,
+                            "seconds": r.seconds}
                            for r in rows]}
     return table, record
+
+
+def _steps_text(steps: int | None) -> str:
+    return "every step of the chain" if steps is None else f"{steps} respaced steps"
+
+
+def _scales(args, default: tuple[float, ...]) -> list[float]:
+    return [float(w) for w in args.guidance_scales.split(",")] if args.guidance_scales else list(default)
 
 
 def _snapshots(run: Path) -> list[tuple[int, Path]]:
@@ -421,25 +512,29 @@ def _snapshots(run: Path) -> list[tuple[int, Path]]:
 
 
 def curve(metric: DigitsMetric, args) -> list[dict]:
-    """The figures of every kept checkpoint of a run at w = 0 and DEFAULT_GUIDANCE, against wall minutes."""
+    """The figures of every kept checkpoint of a run at each w (by default 0, the null class, and the app's
+    DEFAULT_GUIDANCE), against the wall minutes its metrics.jsonl recorded at that step: one point per step and w."""
     from ddpm_core.metrics import read_metrics
 
     run = Path(args.curve)
+    snapshots = _snapshots(run)
+    if not snapshots:
+        raise SystemExit(f"{run} holds no model_step*.safetensors (train with --keep-every to keep them)")
     wall = {row["step"]: row.get("wall_s") for row in read_metrics(run)}
+    scales = _scales(args, (0.0, DEFAULT_GUIDANCE))
     points = []
-    print(f"{'step':>6}{'minutes':>9}{'null Fréchet':>14}{'null conf.':>12}{f'acc. w={DEFAULT_GUIDANCE:g}':>12}"
-          f"{'lowest':>8}")
-    for step, path in _snapshots(run):
+    print(f"{'step':>6}{'minutes':>9}{'w':>5}{'accuracy':>10}{'lowest':>8}{'confidence':>12}{'balance p':>11}"
+          f"{'Fréchet':>10}{'balanced':>10}")
+    for step, path in snapshots:
         checkpoint = load_digits_checkpoint(path, args.device)
-        rows, _ = score_guidance(metric, checkpoint, (0.0, DEFAULT_GUIDANCE), args.per_class, args.steps, args.seed,
-                                 args.device)
-        null, guided_row = rows
-        minutes = wall.get(step, float("nan")) / 60
-        points.append({"step": step, "wall_minutes": minutes, "null_frechet": null.scores.frechet,
-                       "null_confidence": null.scores.confidence, "accuracy": guided_row.accuracy,
-                       "lowest_class": float(guided_row.per_class.min()), "per_class": guided_row.per_class.tolist()})
-        print(f"{step:>6}{minutes:>9.1f}{null.scores.frechet:>14.2f}{null.scores.confidence:>12.3f}"
-              f"{guided_row.accuracy:>12.1%}{float(guided_row.per_class.min()):>8.0%}", flush=True)
+        rows, _ = score_guidance(metric, checkpoint, scales, args.per_class, args.steps, args.seed, args.device)
+        minutes = (wall.get(step) or math.nan) / 60
+        for r in rows:
+            points.append({"step": step, "wall_minutes": minutes, "w": r.w, "accuracy": r.accuracy,
+                           "per_class": r.per_class.tolist(), **vars(r.scores)})
+            print(f"{step:>6}{minutes:>9.1f}{r.w:>5g}{r.accuracy:>10.1%}{float(r.per_class.min()):>8.0%}"
+                  f"{r.scores.confidence:>12.3f}{r.scores.balance_p:>11.3g}{r.scores.frechet:>10.2f}"
+                  f"{_figure(r.scores.balanced_frechet):>10}", flush=True)
     return points
 
 
@@ -460,9 +555,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     start = time.perf_counter()
-    train, reference, check = split_digits(load_digits())
+    digits = load_digits()
+    train, reference, check = split_digits(digits)
     model = train_classifier(train)
-    metric = DigitsMetric(model, reference, size=len(check))
+    metric = DigitsMetric(model, reference, check, shares=torch.bincount(digits.labels, minlength=NUM_CLASSES))
     print(f"classifier: loaded the digits and trained on {len(train)} of them in "
           f"{time.perf_counter() - start:.1f} s; held-out accuracy {accuracy(model, reference):.1%} "
           f"(reference, n={len(reference)}), {accuracy(model, check):.1%} (check, n={len(check)})")
@@ -476,16 +572,20 @@ def main(argv: list[str] | None = None) -> None:
     elif args.checkpoint:
         start = time.perf_counter()
         samples = sample_checkpoint(args.checkpoint, args.n, args.steps, args.seed, args.device)
-        print(f"sampled {args.n} images in {args.steps} steps in {time.perf_counter() - start:.1f} s")
+        print(f"sampled {args.n} images in {_steps_text(args.steps)} in {time.perf_counter() - start:.1f} s")
         rows.append(("samples", metric.score(samples)))
         if args.grid:
             save_grid(samples[:200], args.grid)
             print(f"wrote {args.grid}")
-    rows += [("real (check)", metric.score(check.images)),
-             ("real, blurred σ=2", metric.score(blurred_images(check.images))),
+    real_mean, spread = real_at_random(metric, train, REAL_DRAWS, args.seed)
+    rows += [("real (check)", metric.score(check.images, check.labels)),
+             (f"real (train), {REAL_AT_RANDOM} at random", real_mean),
+             ("real, blurred σ=2", metric.score(blurred_images(check.images), check.labels)),
              ("noise", metric.score(noise_images(len(check), args.seed)))]
     print(f"Fréchet distance to the reference digits (n={len(reference)}), each set scored at n={len(check)}")
     print(format_table(rows))
+    print(f"real (train): the mean of {REAL_DRAWS} draws of {REAL_AT_RANDOM}; their sd, the spread of any such figure "
+          f"of {REAL_AT_RANDOM} samples: Fréchet {spread[0]:.1f}, balanced {spread[1]:.1f}")
     if args.json:
         record["sets"] = {name: vars(scores) for name, scores in rows}
         Path(args.json).write_text(json.dumps(record, indent=2))

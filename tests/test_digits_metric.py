@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -79,6 +80,52 @@ def test_sqrtm_psd_squares_back():
     assert torch.allclose(root @ root, sigma, atol=1e-9)
 
 
+# ---- class-balanced Fréchet distance and the class-balance test -----------------------------------
+
+def test_balanced_subsets_hold_exactly_the_counts_asked_for():
+    # The pool is the reference's own rows plus junk rows of a class that the counts leave out: every balanced
+    # subset is then the reference itself (distance 0 to the last rounding), while plain random subsets pick junk.
+    reference_rows = gaussian(60, 4, 20) @ gaussian(4, 4, 21)
+    classes = torch.tensor([0] * 25 + [1] * 35)
+    pool = torch.cat([reference_rows, gaussian(40, 4, 22) + 5.0])
+    pool_classes = torch.cat([classes, torch.full((40,), 2)])
+    reference = dm.feature_stats(reference_rows)
+    counts = torch.tensor([25, 35, 0])
+    assert dm.balanced_frechet(pool, pool_classes, reference, counts) == pytest.approx(0.0, abs=1e-8)
+    assert dm.frechet_at_size(pool, reference, size=60) > 1.0
+
+
+def test_balanced_frechet_is_nan_when_a_class_is_short():
+    features, classes = gaussian(30, 3, 23), torch.tensor([0] * 20 + [1] * 10)
+    reference = dm.feature_stats(gaussian(50, 3, 24))
+    assert math.isnan(dm.balanced_frechet(features, classes, reference, torch.tensor([10, 11])))
+    assert math.isfinite(dm.balanced_frechet(features, classes, reference, torch.tensor([10, 10])))
+
+
+def test_balanced_frechet_ignores_the_class_mix_that_the_plain_figure_pays_for():
+    # Two far-apart clusters, the reference 50/50. A pool drawn 80/20 from the same clusters: the plain subsets
+    # carry the wrong mix (a mean shift of 0.3 × the 10-unit gap, ~9 in ‖Δμ‖² alone); the balanced ones do not
+    # (their estimate is the small-sample bias, D²/N-sized, well under 1 here).
+    centre = torch.tensor([10.0, 0.0], dtype=torch.float64)
+    reference_rows = torch.cat([gaussian(200, 2, 25), gaussian(200, 2, 26) + centre])
+    pool = torch.cat([gaussian(800, 2, 27), gaussian(200, 2, 28) + centre])
+    pool_classes = torch.tensor([0] * 800 + [1] * 200)
+    reference = dm.feature_stats(reference_rows)
+    balanced = dm.balanced_frechet(pool, pool_classes, reference, torch.tensor([200, 200]))
+    assert balanced < 0.5 < 5.0 < dm.frechet_at_size(pool, reference, size=400)
+
+
+def test_class_balance_p_matches_the_chi_square_tails_in_closed_form():
+    # Two degrees of freedom (3 classes): P(χ²_2 ≥ x) = exp(−x/2). One (2 classes): erfc(√(x/2)).
+    predictions = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    chi2 = (50 - 100 / 3) ** 2 / (100 / 3) + (30 - 100 / 3) ** 2 / (100 / 3) + (20 - 100 / 3) ** 2 / (100 / 3)
+    assert dm.class_balance_p(predictions, torch.ones(3)) == pytest.approx(math.exp(-chi2 / 2), rel=1e-10)
+    two = torch.tensor([0] * 60 + [1] * 40)
+    chi2 = (60 - 70) ** 2 / 70 + (40 - 30) ** 2 / 30  # shares 0.7 / 0.3, given as counts
+    assert dm.class_balance_p(two, torch.tensor([7, 3])) == pytest.approx(math.erfc(math.sqrt(chi2 / 2)), rel=1e-10)
+    assert dm.class_balance_p(torch.arange(10).repeat(5), torch.ones(10)) == pytest.approx(1.0)
+
+
 # ---- confidence and class entropy ---------------------------------------------------------------
 
 def test_class_entropy_of_a_uniform_histogram_is_log2_10():
@@ -142,6 +189,65 @@ def splits():
     return dm.split_digits(dm.load_digits(DIGITS))
 
 
+@pytest.fixture(scope="module")
+def quick_metric(splits):
+    """The metric on a classifier trained for one epoch: enough to read features, not to judge digits."""
+    train, reference, check = splits
+    return dm.DigitsMetric(dm.train_classifier(train, epochs=1), reference, check, shares=torch.ones(10))
+
+
+def _keep_snapshot(run: Path, step: int, wall_s: float) -> None:
+    from ddpm_core.checkpoints import save_checkpoint
+    from ddpm_core.config import DiffusionConfig
+    from ddpm_core.unet import UNet, UNetConfig
+
+    config = UNetConfig(image_size=16, channels=1, base_channels=8, channel_mults=(1, 2), attention_resolutions=(8,),
+                        dropout=0.0, num_classes=10)
+    torch.manual_seed(step)
+    save_checkpoint(run / f"model_step{step}.safetensors", None, UNet(config), diffusion=DiffusionConfig(timesteps=20),
+                    step=step, training={"conditional": True, "p_uncond": 0.5},
+                    dataset={"root": "digits", "classes": [str(k) for k in range(10)], "class_counts": [1] * 10})
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write(json.dumps({"step": step, "loss": 0.1, "lr": 1e-3, "wall_s": wall_s}) + "\n")
+
+
+def test_the_curve_scores_every_kept_snapshot_at_each_w_against_wall_minutes(quick_metric, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    _keep_snapshot(run, 2, 30.0)
+    _keep_snapshot(run, 10, 90.0)
+    args = dm.parse_args(["--curve", str(run), "--per-class", "2", "--steps", "3", "--guidance-scales", "0,2"])
+    points = dm.curve(quick_metric, args)
+    assert [(p["step"], p["w"], p["wall_minutes"]) for p in points] == [(2, 0.0, 0.5), (2, 2.0, 0.5), (10, 0.0, 1.5),
+                                                                         (10, 2.0, 1.5)]
+    for p in points:
+        assert p["n"] == 20 and len(p["per_class"]) == 10 and 0 <= p["accuracy"] <= 1
+        assert math.isnan(p["balanced_frechet"])  # 20 images cannot hold check's ~18 of every digit
+        assert p["frechet"] > 0 and 0 <= p["balance_p"] <= 1
+    printed = capsys.readouterr().out
+    assert "n/a" in printed and printed.count("\n") == 1 + len(points)
+
+
+def test_real_digits_at_random_are_the_mean_of_their_draws(quick_metric, splits):
+    train = splits[0]
+    mean, (sd_plain, sd_balanced) = dm.real_at_random(quick_metric, train, draws=3, seed=5)
+    generator = torch.Generator().manual_seed(5)
+    # scored again here: float32 convolutions agree between calls to ~1e-7, hence rel=1e-5
+    draws = [quick_metric.score(train.images[torch.randperm(len(train), generator=generator)[:500]]) for _ in range(3)]
+    assert mean.n == 500
+    assert mean.frechet == pytest.approx(sum(d.frechet for d in draws) / 3, rel=1e-5)
+    # (this one-epoch classifier may read too few of some digit in a draw: then balanced is nan, and so its mean)
+    assert mean.balanced_frechet == pytest.approx(sum(d.balanced_frechet for d in draws) / 3, rel=1e-5, nan_ok=True)
+    assert mean.confidence == pytest.approx(sum(d.confidence for d in draws) / 3, rel=1e-5)
+    plain = torch.tensor([d.frechet for d in draws], dtype=torch.float64)
+    assert sd_plain == pytest.approx(float(plain.std()), rel=1e-3) and sd_plain > 0
+
+
+def test_the_curve_of_a_run_without_snapshots_says_how_to_keep_them(quick_metric, tmp_path):
+    with pytest.raises(SystemExit, match="--keep-every"):
+        dm.curve(quick_metric, dm.parse_args(["--curve", str(tmp_path)]))
+
+
 def test_bundled_digits_load_as_1797_labelled_images(splits):
     train, reference, check = splits
     assert len(train) + len(reference) + len(check) == 1797
@@ -157,8 +263,12 @@ def test_a_short_training_recognises_held_out_digits(splits):
     train, reference, check = splits
     model = dm.train_classifier(train, epochs=5)
     assert dm.accuracy(model, reference) >= 0.90
-    metric = dm.DigitsMetric(model, reference, size=len(check))
-    real, noise = metric.score(check.images), metric.score(dm.noise_images(len(check)))
+    metric = dm.DigitsMetric(model, reference, check, shares=torch.ones(10))
+    real, noise = metric.score(check.images, check.labels), metric.score(dm.noise_images(len(check)))
     assert real.confidence > noise.confidence
     assert real.class_entropy > 3.0  # the held-out digits cover all ten classes
     assert real.frechet * 5 < noise.frechet
+    # check balanced by its own labels is check itself in every subset, its rows shuffled (the matrix square
+    # root of a near-singular covariance carries that reordering's rounding to ~1e-8 relative)
+    assert real.balanced_frechet == pytest.approx(real.frechet, rel=1e-6)
+    assert real.balance_p > 0.5  # ~18 of each digit, read right

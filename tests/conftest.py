@@ -121,8 +121,9 @@ def autograd_left_on():
 def fill_number(box, value) -> None:
     """Type a value into a Gradio number box (a Playwright Locator) and press Enter, until the box shows it.
 
-    Retried: a box inside an accordion that was just opened can still be mounting when the first fill
-    lands, and the mount then writes the component's stored value back over it (seen in CI)."""
+    Retried, and checked again half a second later: a box inside an accordion that was just opened can still
+    be mounting when the first fill lands, and the mount then writes the component's stored value back over it
+    (seen in CI, once right away and once after the box had shown the typed value)."""
     from playwright.sync_api import expect
     box.wait_for(state="visible")
     for _ in range(3):
@@ -130,9 +131,11 @@ def fill_number(box, value) -> None:
         box.press("Enter")
         try:
             expect(box).to_have_value(str(value), timeout=3_000)
-            return
         except AssertionError:
             continue
+        box.page.wait_for_timeout(500)
+        if box.input_value() == str(value):
+            return
     expect(box).to_have_value(str(value))
 
 

@@ -28,7 +28,11 @@ def _open_lab(page: Page, app_url: str) -> None:
 
 def _set_training_steps(page: Page, steps: int, language: str = "en") -> None:
     page.get_by_text({"en": "Training settings", "ko": "학습 설정"}[language]).click()
-    fill_number(page.locator("#lab-steps input[type=number]"), steps)
+    # The range input first (fill() fires its input and change events, so the slider holds the value), then the
+    # number box, which must show it, typed again if the just-opened accordion's mount wrote the old one back.
+    slider = page.locator("#lab-steps")
+    slider.locator("input[type=range]").fill(str(steps))
+    fill_number(slider.locator("input[type=number]"), steps)
 
 
 def test_forward_animation_plays_and_its_slider_follows(page: Page, app_url, artifacts):

@@ -269,11 +269,9 @@ def balanced_frechet(features: torch.Tensor, classes: torch.Tensor, reference: t
     if any(len(m) < int(c) for m, c in zip(members, counts)):
         return math.nan
     generator = torch.Generator().manual_seed(seed)
-    total = 0.0
-    for _ in range(subsets):
-        pick = torch.cat([m[torch.randperm(len(m), generator=generator)[:int(c)]] for m, c in zip(members, counts)])
-        total += frechet_distance(*feature_stats(features[pick]), *reference)
-    return total / subsets
+    picks = [torch.cat([m[torch.randperm(len(m), generator=generator)[:int(c)]] for m, c in zip(members, counts)])
+             for _ in range(subsets)]
+    return sum(frechet_distance(*feature_stats(features[p]), *reference) for p in picks) / subsets
 
 
 def class_balance_p(predictions: torch.Tensor, shares: torch.Tensor) -> float:
